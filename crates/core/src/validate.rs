@@ -1,0 +1,1 @@
+//! Validation of parameters and bodies against an operation table (filled in next).
