@@ -1,0 +1,1 @@
+//! The GoHighLevel API v2 emulator.

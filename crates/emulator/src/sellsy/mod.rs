@@ -1,0 +1,1 @@
+//! The Sellsy API v2 emulator.
