@@ -1,8 +1,21 @@
-//! Shared machinery for the hlbridge API clients and emulators.
-//!
-//! Written once, used by both the GHL and the Sellsy side:
+//! Shared machinery for the hlbridge API clients and emulators, written once and used
+//! by both the GHL and the Sellsy side:
 //! - [`optable`]: the shape of the generated operation tables;
 //! - [`validate`]: checking parameters and bodies against a table;
+//! - [`auth`]: tokens, the encrypted token store, single-flight refresh;
+//! - [`rate`]: client-side rate budgets that learn from response headers;
+//! - [`retry`]: backoff with full jitter and the retry classifier;
+//! - [`http`]: the executor tying budget, auth and retries around one request;
+//! - [`paging`]: pagination as async streams;
+//! - [`error`]: the typed errors.
 
+pub mod auth;
+pub mod error;
+pub mod http;
 pub mod optable;
+pub mod paging;
+pub mod rate;
+pub mod retry;
 pub mod validate;
+
+pub use error::{Error, Result};
