@@ -1,1 +1,5 @@
-
+#[rustfmt::skip]
+pub mod generated {
+    pub mod ops;
+}
+pub use generated::ops::TABLE;
