@@ -34,10 +34,16 @@ pub enum Error {
     },
     /// 403: authenticated but not allowed.
     #[error("forbidden (HTTP 403): {message}{}", trace(trace_id))]
-    Forbidden { message: String, trace_id: Option<String> },
+    Forbidden {
+        message: String,
+        trace_id: Option<String>,
+    },
     /// 404.
     #[error("not found (HTTP 404): {message}{}", trace(trace_id))]
-    NotFound { message: String, trace_id: Option<String> },
+    NotFound {
+        message: String,
+        trace_id: Option<String>,
+    },
     /// 400 or 422 with field-level messages.
     #[error("validation failed (HTTP {status}): {}{}", messages.join("; "), trace(trace_id))]
     Validation {
@@ -48,14 +54,20 @@ pub enum Error {
         fields: BTreeMap<String, String>,
         trace_id: Option<String>,
         /// The whole error body (e.g. GHL's duplicate-contact `meta`).
-        body: serde_json::Value,
+        body: Box<serde_json::Value>,
     },
     /// 429 after the retries allowed were spent.
     #[error("rate limited (HTTP 429): {message}")]
-    RateLimited { message: String, limits: RateLimitInfo },
+    RateLimited {
+        message: String,
+        limits: Box<RateLimitInfo>,
+    },
     /// The daily allowance is spent: nothing more is sent until it resets.
     #[error("daily request limit reached for {key}; requests resume after the daily reset")]
-    DailyLimitReached { key: String, limits: RateLimitInfo },
+    DailyLimitReached {
+        key: String,
+        limits: Box<RateLimitInfo>,
+    },
     /// Sellsy 402: the plan's quota or feature limit. Not retried.
     #[error("plan quota reached (HTTP 402): {message}")]
     PlanQuota { message: String },
@@ -72,7 +84,7 @@ pub enum Error {
         status: u16,
         message: String,
         trace_id: Option<String>,
-        body: serde_json::Value,
+        body: Box<serde_json::Value>,
     },
     /// The connection failed or was cut before a response arrived.
     #[error("network error: {0}")]
@@ -135,14 +147,17 @@ impl Error {
     /// The error body the server sent, where one was kept.
     pub fn body(&self) -> Option<&serde_json::Value> {
         match self {
-            Error::Validation { body, .. } | Error::Api { body, .. } => Some(body),
+            Error::Validation { body, .. } | Error::Api { body, .. } => Some(body.as_ref()),
             _ => None,
         }
     }
 
     /// True for errors that come from the caller's input and never from the server.
     pub fn is_input_error(&self) -> bool {
-        matches!(self, Error::InvalidInput(_) | Error::NotPermitted(_) | Error::Config(_))
+        matches!(
+            self,
+            Error::InvalidInput(_) | Error::NotPermitted(_) | Error::Config(_)
+        )
     }
 }
 

@@ -34,7 +34,14 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 pub fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().map(|v| v.max(0.0) as u64)
+    headers
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|v| v.max(0.0) as u64)
 }
 
 /// A request body.
@@ -123,10 +130,18 @@ impl std::fmt::Debug for Executor {
 }
 
 impl Executor {
-    pub fn new(base_url: &str, flavor: Arc<dyn Flavor>, budget: Arc<RateBudget>, auth: Option<Arc<TokenManager>>) -> Result<Self> {
-        let parsed = url::Url::parse(base_url).map_err(|e| Error::Config(format!("base URL {base_url:?} is not a URL: {e}")))?;
+    pub fn new(
+        base_url: &str,
+        flavor: Arc<dyn Flavor>,
+        budget: Arc<RateBudget>,
+        auth: Option<Arc<TokenManager>>,
+    ) -> Result<Self> {
+        let parsed = url::Url::parse(base_url)
+            .map_err(|e| Error::Config(format!("base URL {base_url:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::Config(format!("base URL {base_url:?} must start with http:// or https://")));
+            return Err(Error::Config(format!(
+                "base URL {base_url:?} must start with http:// or https://"
+            )));
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("hlbridge/", env!("CARGO_PKG_VERSION")))
@@ -192,7 +207,9 @@ impl Executor {
             let out_of_attempts = attempt >= self.retry.max_attempts;
             match classify(failure, req.safe_to_repeat) {
                 Verdict::Reauthenticate if !reauthenticated => {
-                    let (Some(auth), Some(token)) = (&self.auth, &token) else { return Err(error) };
+                    let (Some(auth), Some(token)) = (&self.auth, &token) else {
+                        return Err(error);
+                    };
                     match auth.refresh_after_unauthorized(token).await? {
                         Some(_) => {
                             reauthenticated = true;
@@ -215,9 +232,14 @@ impl Executor {
         }
     }
 
-    async fn send_once(&self, req: &Request, token: Option<&str>) -> std::result::Result<Response, Attempt> {
+    async fn send_once(
+        &self,
+        req: &Request,
+        token: Option<&str>,
+    ) -> std::result::Result<Response, Attempt> {
         let url = format!("{}{}", self.base_url, req.path);
-        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
+        let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
+            .unwrap_or(reqwest::Method::GET);
         let mut builder = self.http.request(method, &url).timeout(self.timeout);
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
@@ -248,14 +270,21 @@ impl Executor {
             let body = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
                 serde_json::Value::Null
             } else {
-                serde_json::from_slice(&bytes)
-                    .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+                serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                })
             };
-            return Ok(Response { status, headers, body });
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
         }
         if status == 429 {
             self.stats.responses_429.fetch_add(1, Ordering::Relaxed);
-            let pause = self.flavor.pause_after_429(&self.budget, &req.budget_key, &headers);
+            let pause = self
+                .flavor
+                .pause_after_429(&self.budget, &req.budget_key, &headers);
             self.budget.on_rejected(&req.budget_key, pause);
         } else if status >= 500 {
             self.stats.responses_5xx.fetch_add(1, Ordering::Relaxed);

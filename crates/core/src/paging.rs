@@ -28,7 +28,10 @@ where
                 None => Ok(None),
                 Some(fut) => {
                     let page = fut.await?;
-                    Ok(Some((stream::iter(page.items.into_iter().map(Ok)), page.next)))
+                    Ok(Some((
+                        stream::iter(page.items.into_iter().map(Ok)),
+                        page.next,
+                    )))
                 }
             }
         }
@@ -44,7 +47,11 @@ mod tests {
     async fn walks_all_pages() {
         let all: Vec<u32> = pages(0u32, |start| async move {
             let items: Vec<u32> = (start..(start + 10).min(35)).collect();
-            let next = if start + 10 < 35 { Some(start + 10) } else { None };
+            let next = if start + 10 < 35 {
+                Some(start + 10)
+            } else {
+                None
+            };
             Ok(Page { items, next })
         })
         .try_collect()

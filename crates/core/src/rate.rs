@@ -151,12 +151,15 @@ impl RateBudget {
                     if now < *until {
                         return Err(Error::DailyLimitReached {
                             key: key.to_string(),
-                            limits: info.clone(),
+                            limits: Box::new(info.clone()),
                         });
                     }
                     st.exhausted = None;
                 }
-                let mut wait = st.blocked_until.map(|b| b.saturating_duration_since(now)).unwrap_or_default();
+                let mut wait = st
+                    .blocked_until
+                    .map(|b| b.saturating_duration_since(now))
+                    .unwrap_or_default();
                 for w in &mut st.windows {
                     w.prune(now);
                     wait = wait.max(w.wait(now, margin));
@@ -186,7 +189,9 @@ impl RateBudget {
     pub fn observe(&self, key: &str, index: usize, obs: Observation) {
         let now = Instant::now();
         self.with_key(key, |st| {
-            let Some(w) = st.windows.get_mut(index) else { return };
+            let Some(w) = st.windows.get_mut(index) else {
+                return;
+            };
             if let Some(limit) = obs.limit.filter(|l| *l > 0) {
                 w.spec.limit = limit;
             }
@@ -225,16 +230,25 @@ impl RateBudget {
 
     /// The length of the first window of `key` (GHL's burst interval).
     pub fn first_interval(&self, key: &str) -> Duration {
-        self.with_key(key, |st| st.windows.first().map(|w| w.spec.interval).unwrap_or(Duration::from_secs(1)))
+        self.with_key(key, |st| {
+            st.windows
+                .first()
+                .map(|w| w.spec.interval)
+                .unwrap_or(Duration::from_secs(1))
+        })
     }
 }
 
 /// Time left until the next UTC midnight (when daily allowances reset).
 pub fn until_utc_midnight() -> Duration {
     let now = chrono::Utc::now();
-    let tomorrow = (now + chrono::Duration::days(1)).date_naive().and_hms_opt(0, 0, 0);
+    let tomorrow = (now + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0);
     match tomorrow {
-        Some(t) => (t.and_utc() - now).to_std().unwrap_or(Duration::from_secs(3600)),
+        Some(t) => (t.and_utc() - now)
+            .to_std()
+            .unwrap_or(Duration::from_secs(3600)),
         None => Duration::from_secs(3600),
     }
 }
@@ -245,7 +259,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn never_exceeds_a_window() {
-        let budget = RateBudget::new(vec![Window::new(5, Duration::from_secs(1))]).with_margin(Duration::ZERO);
+        let budget = RateBudget::new(vec![Window::new(5, Duration::from_secs(1))])
+            .with_margin(Duration::ZERO);
         let start = Instant::now();
         let mut times = Vec::new();
         for _ in 0..12 {
@@ -253,8 +268,14 @@ mod tests {
             times.push(start.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
-            let in_window = times.iter().filter(|u| **u <= *t && *t - **u < Duration::from_secs(1)).count();
-            assert!(in_window <= 5, "request {i} at {t:?} saw {in_window} in its window");
+            let in_window = times
+                .iter()
+                .filter(|u| **u <= *t && *t - **u < Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 5,
+                "request {i} at {t:?} saw {in_window} in its window"
+            );
         }
         assert!(times[11] >= Duration::from_secs(2));
     }
@@ -262,7 +283,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn learns_from_server_remaining() {
         let budget = RateBudget::new(vec![Window::new(10, Duration::from_secs(10))]);
-        budget.observe("k", 0, Observation { limit: Some(10), remaining: Some(0), interval: None });
+        budget.observe(
+            "k",
+            0,
+            Observation {
+                limit: Some(10),
+                remaining: Some(0),
+                interval: None,
+            },
+        );
         let start = Instant::now();
         budget.acquire("k").await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(10));
@@ -272,7 +301,10 @@ mod tests {
     async fn exhausted_daily_fails_fast() {
         let budget = RateBudget::ghl_default();
         budget.mark_exhausted("k", Duration::from_secs(60), RateLimitInfo::default());
-        assert!(matches!(budget.acquire("k").await, Err(Error::DailyLimitReached { .. })));
+        assert!(matches!(
+            budget.acquire("k").await,
+            Err(Error::DailyLimitReached { .. })
+        ));
         assert!(budget.acquire("other").await.is_ok());
     }
 }

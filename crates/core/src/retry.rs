@@ -66,10 +66,16 @@ pub fn classify(failure: Failure, safe_to_repeat: bool) -> Verdict {
 impl RetryPolicy {
     /// Full-jitter delay before attempt `attempt + 1` (attempt counts from 0).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.base.saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
+        let exp = self
+            .base
+            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
         let cap = exp.min(self.max_delay);
         let millis = cap.as_millis() as u64;
-        Duration::from_millis(if millis == 0 { 0 } else { rand::thread_rng().gen_range(0..=millis) })
+        Duration::from_millis(if millis == 0 {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..=millis)
+        })
     }
 }
 
@@ -89,7 +95,11 @@ mod tests {
 
     #[test]
     fn backoff_is_capped_and_jittered() {
-        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+        };
         for attempt in 0..30 {
             assert!(p.backoff(attempt) <= Duration::from_secs(1));
         }

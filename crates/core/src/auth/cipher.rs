@@ -39,7 +39,11 @@ impl Cipher {
         } else {
             base64::engine::general_purpose::STANDARD
                 .decode(text)
-                .map_err(|_| Error::Config(format!("{KEY_ENV} must be 64 hex characters or base64 of 32 bytes")))?
+                .map_err(|_| {
+                    Error::Config(format!(
+                        "{KEY_ENV} must be 64 hex characters or base64 of 32 bytes"
+                    ))
+                })?
         };
         let key: [u8; 32] = bytes
             .try_into()
@@ -61,7 +65,10 @@ impl Cipher {
                 write_private(key_file, &hex::encode(key))?;
                 Ok(Cipher::from_key(&key))
             }
-            Err(e) => Err(Error::Config(format!("cannot read key file {}: {e}", key_file.display()))),
+            Err(e) => Err(Error::Config(format!(
+                "cannot read key file {}: {e}",
+                key_file.display()
+            ))),
         }
     }
 
@@ -94,7 +101,8 @@ impl Cipher {
 fn write_private(path: &Path, contents: &str) -> Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

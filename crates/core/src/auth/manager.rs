@@ -52,7 +52,12 @@ impl TokenManager {
         )
     }
 
-    fn with_tokens(key: &str, store: Arc<dyn TokenStore>, refresher: Option<Arc<dyn Refresher>>, tokens: Tokens) -> Self {
+    fn with_tokens(
+        key: &str,
+        store: Arc<dyn TokenStore>,
+        refresher: Option<Arc<dyn Refresher>>,
+        tokens: Tokens,
+    ) -> Self {
         TokenManager {
             key: key.to_string(),
             store,
@@ -65,15 +70,26 @@ impl TokenManager {
     }
 
     /// Start from `tokens` (e.g. just obtained by a code exchange) and save them.
-    pub fn create(key: &str, store: Arc<dyn TokenStore>, refresher: Option<Arc<dyn Refresher>>, tokens: Tokens) -> Result<Self> {
+    pub fn create(
+        key: &str,
+        store: Arc<dyn TokenStore>,
+        refresher: Option<Arc<dyn Refresher>>,
+        tokens: Tokens,
+    ) -> Result<Self> {
         store.save(key, &tokens)?;
         Ok(TokenManager::with_tokens(key, store, refresher, tokens))
     }
 
     /// Resume from the tokens stored under `key`.
-    pub fn load(key: &str, store: Arc<dyn TokenStore>, refresher: Option<Arc<dyn Refresher>>) -> Result<Self> {
+    pub fn load(
+        key: &str,
+        store: Arc<dyn TokenStore>,
+        refresher: Option<Arc<dyn Refresher>>,
+    ) -> Result<Self> {
         let tokens = store.load(key)?.ok_or_else(|| {
-            Error::Config(format!("no stored tokens for {key}: connect the account first"))
+            Error::Config(format!(
+                "no stored tokens for {key}: connect the account first"
+            ))
         })?;
         Ok(TokenManager::with_tokens(key, store, refresher, tokens))
     }
@@ -116,7 +132,9 @@ impl TokenManager {
         if self.refresher.is_none() {
             return Ok(None);
         }
-        self.refresh_when(|t| t.access() == rejected).await.map(Some)
+        self.refresh_when(|t| t.access() == rejected)
+            .await
+            .map(Some)
     }
 
     /// Single flight: whoever holds the lock refreshes; the others find the token
@@ -129,16 +147,17 @@ impl TokenManager {
         }
         // Another process may have refreshed and stored a newer set already.
         if let Some(stored) = self.store.load(&self.key)? {
-            if stored.access_token.expose_secret() != current.access_token.expose_secret() && !needed(&stored) {
+            if stored.access_token.expose_secret() != current.access_token.expose_secret()
+                && !needed(&stored)
+            {
                 let token = stored.access().to_string();
                 *self.current.write().await = stored;
                 return Ok(token);
             }
         }
-        let refresher = self
-            .refresher
-            .as_ref()
-            .ok_or_else(|| Error::Config(format!("the token for {} cannot be refreshed", self.key)))?;
+        let refresher = self.refresher.as_ref().ok_or_else(|| {
+            Error::Config(format!("the token for {} cannot be refreshed", self.key))
+        })?;
         let mut fresh = refresher.refresh(&current).await?;
         if fresh.refresh_token.is_none() {
             // Grants that return no refresh token (location tokens) keep the old one.
@@ -181,17 +200,23 @@ mod tests {
         let refresher = Arc::new(Counting(AtomicUsize::new(0)));
         let mut t = Tokens::static_token("access-0");
         t.refresh_token = Some(SecretString::from("refresh-0".to_string()));
-        let mgr = Arc::new(TokenManager::create("k", store.clone(), Some(refresher.clone()), t).unwrap());
+        let mgr =
+            Arc::new(TokenManager::create("k", store.clone(), Some(refresher.clone()), t).unwrap());
         let mut tasks = Vec::new();
         for _ in 0..50 {
             let mgr = mgr.clone();
-            tasks.push(tokio::spawn(async move { mgr.refresh_after_unauthorized("access-0").await }));
+            tasks.push(tokio::spawn(async move {
+                mgr.refresh_after_unauthorized("access-0").await
+            }));
         }
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap().as_deref(), Some("access-1"));
         }
         assert_eq!(refresher.0.load(Ordering::SeqCst), 1);
-        assert_eq!(store.load("k").unwrap().unwrap().refresh(), Some("refresh-1"));
+        assert_eq!(
+            store.load("k").unwrap().unwrap().refresh(),
+            Some("refresh-1")
+        );
     }
 
     #[tokio::test]

@@ -47,7 +47,8 @@ impl TokenStore for MemoryTokenStore {
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
-    m.lock().map_err(|_| Error::TokenStore("token store lock poisoned".into()))
+    m.lock()
+        .map_err(|_| Error::TokenStore("token store lock poisoned".into()))
 }
 
 /// Tokens in a SQLite table, the whole token set sealed with AES-256-GCM.
@@ -58,7 +59,8 @@ pub struct SqliteTokenStore {
 
 impl SqliteTokenStore {
     pub fn open(path: &Path, cipher: Cipher) -> Result<Self> {
-        let conn = Connection::open(path).map_err(|e| Error::TokenStore(format!("open {}: {e}", path.display())))?;
+        let conn = Connection::open(path)
+            .map_err(|e| Error::TokenStore(format!("open {}: {e}", path.display())))?;
         Self::with_connection(conn, cipher)
     }
 
@@ -90,16 +92,20 @@ impl TokenStore for SqliteTokenStore {
     fn load(&self, key: &str) -> Result<Option<Tokens>> {
         let conn = lock(&self.conn)?;
         let sealed: Option<Vec<u8>> = conn
-            .query_row("SELECT sealed FROM oauth_tokens WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row(
+                "SELECT sealed FROM oauth_tokens WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| Error::TokenStore(e.to_string()))?;
         match sealed {
             None => Ok(None),
             Some(sealed) => {
                 let plain = self.cipher.open(&sealed)?;
-                serde_json::from_slice(&plain)
-                    .map(Some)
-                    .map_err(|e| Error::TokenStore(format!("stored token for {key} is unreadable: {e}")))
+                serde_json::from_slice(&plain).map(Some).map_err(|e| {
+                    Error::TokenStore(format!("stored token for {key} is unreadable: {e}"))
+                })
             }
         }
     }
@@ -159,7 +165,10 @@ mod tests {
         let raw = std::fs::read(&path).unwrap();
         let wal = std::fs::read(dir.join("t.db-wal")).unwrap_or_default();
         for bytes in [&raw, &wal] {
-            assert!(!bytes.windows(9).any(|w| w == b"PLAINTEXT"), "secret stored in clear");
+            assert!(
+                !bytes.windows(9).any(|w| w == b"PLAINTEXT"),
+                "secret stored in clear"
+            );
         }
         let wrong = SqliteTokenStore::open(&path, Cipher::from_key(&[2; 32])).unwrap();
         assert!(wrong.load("ghl:loc").is_err());
