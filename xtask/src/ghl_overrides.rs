@@ -332,6 +332,17 @@ pub fn apply(t: &mut TableIr) -> Result<()> {
         op.scopes = scopes.iter().map(|s| s.to_string()).collect();
     }
 
+    // The bulk-tags `{type}` the spec never declared takes exactly add|remove (TSV notes).
+    let bulk = t
+        .op_mut("POST", "/contacts/bulk/tags/update/{type}")
+        .context("no bulk tags op")?;
+    let ty = bulk
+        .params
+        .iter_mut()
+        .find(|p| p.name == "type")
+        .context("bulk tags: no {type}")?;
+    ty.ty = TyIr::Enum(vec!["add".into(), "remove".into()]);
+
     // (1) SearchBodyV2DTO has no properties at all, yet the API rejects a body without locationId
     // and pageLimit (422); the real fields are documented in notes §7 and the TSV.
     let sort = "contacts.SearchBodyV2DTO.sort";

@@ -2556,7 +2556,7 @@ pub static OPERATIONS: [Operation; 577] = [
         name: "Bulk Update Contact Tags", catalog: true, alias_of: None, operation_id: "create-association",
         method: Method::Post, path: "/contacts/bulk/tags/update/{type}",
         params: &[
-            p("type", ParamIn::Path, Ty::String, true),
+            p("type", ParamIn::Path, Ty::Enum(&["add", "remove"]), true),
         ],
         body: Some(Body { encoding: BodyEncoding::Json, required: true, ty: Ty::Object(Some("contacts.UpdateTagsDTO")) }),
         version: Some("2021-07-28"), token_types: &[TokenType::Location], scopes: &["contacts.write"],
