@@ -6,10 +6,12 @@
 //! - [`rate`]: client-side rate budgets that learn from response headers;
 //! - [`retry`]: backoff with full jitter and the retry classifier;
 //! - [`http`]: the executor tying budget, auth and retries around one request;
+//! - [`call`]: operation id + parameters → a checked request;
 //! - [`paging`]: pagination as async streams;
 //! - [`error`]: the typed errors.
 
 pub mod auth;
+pub mod call;
 pub mod error;
 pub mod http;
 pub mod optable;

@@ -1,16 +1,16 @@
 //! The GHL client: any operation of the table by id, validated before it is sent.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hlbridge_core::auth::TokenManager;
+pub use hlbridge_core::call::CallInput;
+use hlbridge_core::call::{build_request, find_operation};
 use hlbridge_core::error::{Error, Result};
-use hlbridge_core::http::{Executor, Payload, Request, Response};
-use hlbridge_core::optable::{BodyEncoding, Kind, Operation, ParamIn, TokenType};
+use hlbridge_core::http::{Executor, Request, Response};
+use hlbridge_core::optable::{Operation, TokenType};
 use hlbridge_core::rate::RateBudget;
 use hlbridge_core::retry::RetryPolicy;
-use hlbridge_core::validate::validate_request;
 use serde_json::Value;
 
 use crate::flavor::GhlFlavor;
@@ -61,33 +61,6 @@ impl GhlAuth {
             }
             GhlAuth::OAuth { manager, .. } => manager.clone(),
         }
-    }
-}
-
-/// Parameters of one call: path and query parameters by name (values as text, as on a
-/// command line) and an optional JSON body.
-#[derive(Debug, Clone, Default)]
-pub struct CallInput {
-    pub params: BTreeMap<String, Vec<String>>,
-    pub body: Option<Value>,
-}
-
-impl CallInput {
-    pub fn new() -> Self {
-        CallInput::default()
-    }
-
-    pub fn param(mut self, name: &str, value: impl ToString) -> Self {
-        self.params
-            .entry(name.to_string())
-            .or_default()
-            .push(value.to_string());
-        self
-    }
-
-    pub fn body(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
     }
 }
 
@@ -217,81 +190,12 @@ impl GhlClient {
         self.check_permission(op).await?;
         let mut input = input.clone();
         self.fill_location(op, &mut input);
-
-        let mut path_params: Vec<(&str, String)> = Vec::new();
-        let mut query: Vec<(String, String)> = Vec::new();
-        let mut headers: Vec<(String, String)> = Vec::new();
-        for (name, values) in &input.params {
-            match op.param(name).map(|p| p.location) {
-                Some(ParamIn::Path) => {
-                    if let Some(p) = op.params.iter().find(|p| p.name == name) {
-                        path_params.push((p.name, values.last().cloned().unwrap_or_default()));
-                    }
-                }
-                Some(ParamIn::Header) => {
-                    headers.extend(values.iter().map(|v| (name.clone(), v.clone())))
-                }
-                _ => query.extend(values.iter().map(|v| (name.clone(), v.clone()))),
-            }
-        }
-        let form_body;
-        let body_for_check = match (&op.body, &input.body) {
-            (Some(b), Some(Value::Object(map))) if b.encoding == BodyEncoding::Form => {
-                form_body = Value::Object(
-                    map.iter()
-                        .map(|(k, v)| (k.clone(), Value::String(text(v))))
-                        .collect(),
-                );
-                Some(&form_body)
-            }
-            (_, body) => body.as_ref(),
-        };
-        if op.body.is_none() && input.body.is_some() {
-            return Err(Error::InvalidInput(format!("{} takes no body", op.id)));
-        }
-        let violations = validate_request(&TABLE, op, &path_params, &query, body_for_check);
-        if let Some(v) = violations.first() {
-            let more = if violations.len() > 1 {
-                format!(" (and {} more)", violations.len() - 1)
-            } else {
-                String::new()
-            };
-            return Err(Error::InvalidInput(format!(
-                "{}: {}{more}",
-                op.id,
-                v.describe()
-            )));
-        }
-        let path = op
-            .render_path(|name| {
-                path_params
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.clone())
-            })
-            .map_err(|missing| {
-                Error::InvalidInput(format!("{}: missing path parameter {missing:?}", op.id))
-            })?;
+        let mut request = build_request(&TABLE, op, &input, &self.budget_key())?;
         if let Some(version) = op.version {
-            headers.push(("Version".into(), version.into()));
+            request.headers.push(("Version".into(), version.into()));
         }
-        let body = match (&op.body, input.body) {
-            (Some(b), Some(Value::Object(map))) if b.encoding == BodyEncoding::Form => Some(
-                Payload::Form(map.into_iter().map(|(k, v)| (k, text(&v))).collect()),
-            ),
-            (_, Some(v)) => Some(Payload::Json(v)),
-            (_, None) => None,
-        };
-        Ok(Request {
-            method: op.method,
-            path,
-            query,
-            headers,
-            body,
-            safe_to_repeat: op.method.is_idempotent() || op.kind == Kind::Trigger,
-            budget_key: self.budget_key(),
-            anonymous: op.token_types.contains(&TokenType::None),
-        })
+        request.anonymous = op.token_types.contains(&TokenType::None);
+        Ok(request)
     }
 
     /// Rate allowances are per location (or company for agency tokens).
@@ -364,32 +268,7 @@ impl GhlClient {
     }
 }
 
-/// Look up an operation by id, with a hint when the id is unknown.
+/// Look up a GHL operation by id, with a hint when the id is unknown.
 pub fn operation(id: &str) -> Result<&'static Operation> {
-    TABLE.get(id).ok_or_else(|| {
-        let hint = TABLE
-            .operations
-            .iter()
-            .filter(|op| op.id.contains(id) || id.contains(op.operation_id))
-            .map(|op| op.id)
-            .take(3)
-            .collect::<Vec<_>>();
-        if hint.is_empty() {
-            Error::InvalidInput(format!(
-                "unknown operation {id:?}; `hlbridge ops list` shows them all"
-            ))
-        } else {
-            Error::InvalidInput(format!(
-                "unknown operation {id:?}; did you mean {}?",
-                hint.join(", ")
-            ))
-        }
-    })
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    find_operation(&TABLE, id)
 }
