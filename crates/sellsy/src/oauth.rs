@@ -227,7 +227,7 @@ mod tests {
     fn pkce_challenge_matches_rfc7636_example() {
         assert_eq!(
             Pkce::challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGEDRqTNmY"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 
