@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 
 /// Shares of requests that get each fault. Shares are drawn exclusively (one fault at
 /// most per request), so their sum must not exceed 1.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
     /// Answer 429 as if the rate limit were exceeded.
     pub rate_429: f64,
@@ -292,7 +292,7 @@ impl FaultInjector {
     }
 
     pub fn config(&self) -> FaultConfig {
-        self.config.read().map(|c| *c).unwrap_or_default()
+        self.config.read().map(|c| c.clone()).unwrap_or_default()
     }
 
     /// Change the shares at runtime (takes effect for the next request).
@@ -361,7 +361,13 @@ pub async fn inject(
             tokio::time::sleep(delay).await;
             next.run(Request::from_parts(parts, body)).await
         }
-        Fault::Drop => dropped_connection(),
+        Fault::Drop => {
+            let mut response = dropped_connection();
+            response
+                .headers_mut()
+                .insert("x-emulator-fault", HeaderValue::from_static("drop"));
+            response
+        }
         other => {
             let mut response = (injector.responder)(&other, &parts);
             response

@@ -1,1 +1,319 @@
 //! The GoHighLevel API v2 emulator.
+//!
+//! A stateful, local stand-in for `https://services.leadconnectorhq.com`, faithful
+//! enough for real clients (the official SDK pointed at it, spec-driven fuzzers):
+//!
+//! - **Routing** comes from `hlbridge_ghl::TABLE` (576 operations). Contacts, their
+//!   tasks, notes, tags, campaigns, followers and workflows, the location's custom
+//!   fields and OAuth are served from state; every other table operation answers 501
+//!   `{"statusCode":501,"message":"operation <id> is not emulated yet","operationId":…}`.
+//!   Unknown paths answer NestJS's 404 `Cannot GET /x`. See [`dispatch`] for the
+//!   order of checks (auth, rate limit, `Version`, validation).
+//! - **Auth**: the configured private integration tokens and OAuth tokens issued by
+//!   [`oauth`] (consent page at `/oauth/chooselocation`, token endpoint, rotation).
+//! - **Rate limits** ([`ratelimit`]): `rate_max` per `rate_interval` and `daily_limit`
+//!   per (app/token, location), with the five `X-RateLimit-*` headers on every response.
+//! - **Webhooks** ([`webhooks`]): Contact/Task/Note events, Ed25519-signed.
+//! - **Faults** ([`crate::faults`]): 429/5xx/slow/drop/expired-token shares.
+//! - **Control endpoints** under `/emulator/` ([`control`]): health, stats,
+//!   expire-tokens, webhook key and log, runtime settings.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use hlbridge_emulator::ghl::{start, GhlConfig};
+//! let emu = start(GhlConfig { seed_contacts: 100, ..GhlConfig::default() }, "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("GHL emulator at {}", emu.base_url);
+//! emu.shutdown();
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod campaigns;
+pub mod contact;
+pub mod contacts;
+pub mod context;
+pub mod control;
+pub mod custom_fields;
+pub mod dispatch;
+pub mod errors;
+pub mod ids;
+pub mod notes;
+pub mod oauth;
+pub mod ratelimit;
+pub mod routes;
+pub mod search;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod tasks;
+pub mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::faults::{Fault, FaultConfig};
+use errors::ApiError;
+pub use state::{GhlState, StatsSnapshot};
+pub use webhooks::{DeliveryStatus, WebhookRecord};
+
+/// Settings of a GHL emulator.
+#[derive(Debug, Clone)]
+pub struct GhlConfig {
+    /// Private integration token accepted as a Location token (all scopes).
+    pub token: String,
+    pub location_id: String,
+    pub company_id: String,
+    /// Private integration token accepted as an Agency token (all scopes).
+    pub agency_token: Option<String>,
+    /// The OAuth app's credentials.
+    pub client_id: String,
+    pub client_secret: String,
+    /// Lifetime of issued access tokens (GHL: 86,399 s).
+    pub access_token_ttl: Duration,
+    /// Burst budget per `rate_interval` (GHL: 100 per 10 s).
+    pub rate_max: u32,
+    pub rate_interval: Duration,
+    /// Daily budget (GHL: 200,000).
+    pub daily_limit: u32,
+    pub faults: FaultConfig,
+    /// Where webhook events are POSTed; `None` = log only.
+    pub webhook_url: Option<String>,
+    /// The location's "Allow Duplicate Contact" setting.
+    pub allow_duplicate_contacts: bool,
+    /// Demo contacts to create at start (deterministic); 0 = empty location.
+    pub seed_contacts: usize,
+    /// First wait before re-sending a webhook the receiver answered 429 to (doubles
+    /// each retry; GHL waits ~10 min, the default here is 1 s).
+    pub webhook_retry_base: Duration,
+}
+
+impl Default for GhlConfig {
+    fn default() -> Self {
+        GhlConfig {
+            token: "pit-emulator".into(),
+            location_id: "loc-emulator".into(),
+            company_id: "company-emulator".into(),
+            agency_token: None,
+            client_id: "emulatorapp000000000-client".into(),
+            client_secret: "emulator-client-secret".into(),
+            access_token_ttl: Duration::from_secs(86_399),
+            rate_max: 100,
+            rate_interval: Duration::from_secs(10),
+            daily_limit: 200_000,
+            faults: FaultConfig::default(),
+            webhook_url: None,
+            allow_duplicate_contacts: false,
+            seed_contacts: 0,
+            webhook_retry_base: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A running emulator. Dropping it leaves the server running until the Tokio runtime
+/// ends; call [`GhlEmulator::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct GhlEmulator {
+    pub addr: SocketAddr,
+    /// `http://host:port`, no trailing slash.
+    pub base_url: String,
+    /// The Ed25519 public key (PEM) that verifies webhook `x-ghl-signature`s.
+    pub public_key_pem: String,
+    state: Arc<GhlState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl GhlEmulator {
+    /// Shared state: counts, contacts, stats and runtime settings.
+    pub fn state(&self) -> Arc<GhlState> {
+        self.state.clone()
+    }
+
+    /// Expire every OAuth access token issued so far; returns how many were live.
+    pub fn expire_tokens(&self) -> usize {
+        self.state.expire_tokens()
+    }
+
+    pub fn set_faults(&self, faults: FaultConfig) {
+        self.state.set_faults(faults);
+    }
+
+    pub fn set_allow_duplicate_contacts(&self, allow: bool) {
+        self.state.set_allow_duplicate_contacts(allow);
+    }
+
+    /// Stop accepting connections and finish in-flight requests (in the background).
+    pub fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Stop and wait (at most 5 s) for the server to finish.
+    pub async fn shutdown_and_wait(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+/// Bind `addr` and serve the emulator.
+pub async fn start(config: GhlConfig, addr: SocketAddr) -> std::io::Result<GhlEmulator> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let state = GhlState::new(config);
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let host = if addr.is_ipv6() && !addr.ip().is_unspecified() {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let base_url = format!("http://{host}:{}", addr.port());
+    state.set_base_url(base_url.clone());
+    let app = router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::warn!("GHL emulator stopped: {e}");
+        }
+    });
+    Ok(GhlEmulator {
+        addr,
+        base_url,
+        public_key_pem: state.public_key_pem(),
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Paths never faulted (control endpoints and the consent page).
+fn exempt_from_faults(parts: &Parts) -> bool {
+    let p = parts.uri.path();
+    p.starts_with("/emulator/") || p.contains("/oauth/chooselocation")
+}
+
+/// GHL-shaped bodies for injected faults.
+fn fault_response(state: &GhlState, fault: &Fault, parts: &Parts) -> Response {
+    match fault {
+        Fault::TooManyRequests => {
+            let key = auth::bearer(&parts.headers)
+                .and_then(|t| state.grant_for(t).map(|g| g.rate_key(t)))
+                .unwrap_or_else(|| "anonymous".into());
+            let mut headers = state.limiter.peek(&key);
+            headers.remaining = 0;
+            let mut response = ApiError::RateLimited.into_response();
+            headers.apply(response.headers_mut());
+            response
+        }
+        Fault::ExpiredToken => ApiError::InvalidToken.into_response(),
+        Fault::ServerError(status) => {
+            let message = match status.as_u16() {
+                502 => "Bad Gateway",
+                503 => "Service Unavailable",
+                _ => "Internal server error",
+            };
+            (
+                *status,
+                Json(json!({"statusCode": status.as_u16(), "message": message})),
+            )
+                .into_response()
+        }
+        Fault::Slow(_) | Fault::Drop => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"statusCode": 500, "message": "Internal server error"})),
+        )
+            .into_response(),
+    }
+}
+
+/// Count every response by status (outermost, so faults are counted too; a dropped
+/// connection counts as status 0).
+async fn count_responses(
+    State(state): State<Arc<GhlState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let dropped = response
+        .headers()
+        .get("x-emulator-fault")
+        .is_some_and(|v| v == "drop");
+    state.stats.record(if dropped {
+        0
+    } else {
+        response.status().as_u16()
+    });
+    response
+}
+
+/// The full router over `state` (for in-process tests with `tower::ServiceExt`).
+pub fn router(state: Arc<GhlState>) -> Router {
+    let control = Router::new()
+        .route("/emulator/health", get(control::health))
+        .route("/emulator/stats", get(control::stats))
+        .route("/emulator/expire-tokens", post(control::expire_tokens))
+        .route("/emulator/webhook-public-key", get(control::public_key))
+        .route("/emulator/webhooks", get(control::webhooks))
+        .route(
+            "/emulator/settings",
+            get(control::settings).post(control::update_settings),
+        )
+        .route(
+            "/emulator/reset-rate-limits",
+            post(control::reset_rate_limits),
+        );
+    let consent = Router::new()
+        .route("/oauth/chooselocation", get(oauth::choose_location))
+        .route("/v2/oauth/chooselocation", get(oauth::choose_location))
+        .route(
+            "/oauth/chooselocation/approve",
+            get(oauth::approve_get).post(oauth::approve_post),
+        )
+        .route(
+            "/v2/oauth/chooselocation/approve",
+            get(oauth::approve_get).post(oauth::approve_post),
+        );
+    let responder_state = state.clone();
+    let injector = state
+        .faults
+        .clone()
+        .exempt(exempt_from_faults)
+        .respond_with(move |fault, parts| fault_response(&responder_state, fault, parts));
+    let app = Router::new()
+        .merge(control)
+        .merge(consent)
+        .fallback(dispatch::dispatch)
+        .with_state(state.clone());
+    injector
+        .apply(app)
+        .layer(axum::middleware::from_fn_with_state(state, count_responses))
+}

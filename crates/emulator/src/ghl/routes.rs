@@ -1,0 +1,155 @@
+//! Which table operations are served, and by which handler. Everything else in
+//! `hlbridge_ghl::TABLE` answers 501 (see [`super::dispatch`]).
+
+use super::context::{Ctx, Reply};
+use super::errors::ApiError;
+use super::state::GhlState;
+use super::store::Store;
+use super::{campaigns, contacts, notes, oauth, search, tasks};
+
+type StoreFn = fn(&mut Store, &Ctx) -> Result<Reply, ApiError>;
+type StateFn = fn(&GhlState, &Ctx) -> Result<Reply, ApiError>;
+
+/// A handler: over the location's data, or over the whole state (OAuth).
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Store(StoreFn),
+    State(StateFn),
+}
+
+/// Every served operation id with its handler.
+pub const SERVED: &[(&str, Handler)] = &[
+    // contacts
+    ("contacts.get-contact", Handler::Store(contacts::get)),
+    ("contacts.create-contact", Handler::Store(contacts::create)),
+    ("contacts.update-contact", Handler::Store(contacts::update)),
+    ("contacts.delete-contact", Handler::Store(contacts::delete)),
+    ("contacts.upsert-contact", Handler::Store(contacts::upsert)),
+    (
+        "contacts.get-duplicate-contact",
+        Handler::Store(contacts::duplicate),
+    ),
+    ("contacts.add-tags", Handler::Store(contacts::add_tags)),
+    (
+        "contacts.remove-tags",
+        Handler::Store(contacts::remove_tags),
+    ),
+    (
+        "contacts.bulk-update-tags",
+        Handler::Store(contacts::bulk_tags),
+    ),
+    (
+        "contacts.add-remove-contact-from-business",
+        Handler::Store(contacts::bulk_business),
+    ),
+    (
+        "contacts.add-followers-contact",
+        Handler::Store(contacts::add_followers),
+    ),
+    (
+        "contacts.remove-followers-contact",
+        Handler::Store(contacts::remove_followers),
+    ),
+    (
+        "contacts.search-contacts-advanced",
+        Handler::Store(search::search),
+    ),
+    ("contacts.find-contact", Handler::Store(search::search)),
+    ("contacts.get-contacts", Handler::Store(search::list)),
+    (
+        "contacts.get-contacts-by-business-id",
+        Handler::Store(search::by_business),
+    ),
+    // tasks
+    ("contacts.get-all-tasks", Handler::Store(tasks::list)),
+    ("contacts.get-task", Handler::Store(tasks::get)),
+    ("contacts.create-task", Handler::Store(tasks::create)),
+    ("contacts.update-task", Handler::Store(tasks::update)),
+    (
+        "contacts.update-task-completed",
+        Handler::Store(tasks::complete),
+    ),
+    ("contacts.delete-task", Handler::Store(tasks::delete)),
+    // notes
+    ("contacts.get-all-notes", Handler::Store(notes::list)),
+    ("contacts.get-note", Handler::Store(notes::get)),
+    ("contacts.create-note", Handler::Store(notes::create)),
+    ("contacts.update-note", Handler::Store(notes::update)),
+    ("contacts.delete-note", Handler::Store(notes::delete)),
+    // campaigns, workflows, appointments
+    (
+        "contacts.add-contact-to-campaign",
+        Handler::Store(campaigns::add),
+    ),
+    (
+        "contacts.remove-contact-from-campaign",
+        Handler::Store(campaigns::remove),
+    ),
+    (
+        "contacts.remove-contact-from-every-campaign",
+        Handler::Store(campaigns::remove_all),
+    ),
+    (
+        "contacts.add-contact-to-workflow",
+        Handler::Store(campaigns::add_workflow),
+    ),
+    (
+        "contacts.delete-contact-from-workflow",
+        Handler::Store(campaigns::remove_workflow),
+    ),
+    (
+        "contacts.get-appointments-for-contact",
+        Handler::Store(campaigns::appointments),
+    ),
+    (
+        "locations.get-custom-fields",
+        Handler::Store(campaigns::custom_fields),
+    ),
+    // oauth
+    ("oauth.get-access-token", Handler::State(oauth::token)),
+    (
+        "oauth.get-location-access-token",
+        Handler::State(oauth::location_token),
+    ),
+    (
+        "oauth.get-installed-location",
+        Handler::State(oauth::installed_locations),
+    ),
+];
+
+pub fn handler_for(op_id: &str) -> Option<Handler> {
+    SERVED.iter().find(|(id, _)| *id == op_id).map(|(_, h)| *h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_id_is_a_table_operation() {
+        for (id, _) in SERVED {
+            assert!(
+                hlbridge_ghl::TABLE.get(id).is_some(),
+                "{id} is not in the table"
+            );
+        }
+    }
+
+    #[test]
+    fn every_contacts_catalog_operation_is_served() {
+        let missing: Vec<&str> = hlbridge_ghl::TABLE
+            .catalog()
+            .filter(|op| op.category == "contacts")
+            .map(|op| op.id)
+            .filter(|id| handler_for(id).is_none())
+            .collect();
+        assert!(missing.is_empty(), "not served: {missing:?}");
+        assert_eq!(
+            hlbridge_ghl::TABLE
+                .catalog()
+                .filter(|op| op.category == "contacts")
+                .count(),
+            28
+        );
+    }
+}
