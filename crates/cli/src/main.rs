@@ -1,1 +1,89 @@
-fn main() {}
+//! The `hlbridge` command.
+
+mod emulator_cmd;
+mod ghl_cmd;
+mod input;
+mod ops_cmd;
+mod output;
+mod sellsy_cmd;
+mod up_cmd;
+
+use clap::{Parser, Subcommand};
+use output::Exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hlbridge",
+    version,
+    about = "GoHighLevel and Sellsy operations, emulators and sync"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The operation catalog.
+    Ops {
+        #[command(subcommand)]
+        command: OpsCommand,
+    },
+    /// Call a GoHighLevel operation.
+    Ghl(ghl_cmd::GhlArgs),
+    /// Call a Sellsy operation.
+    Sellsy(sellsy_cmd::SellsyArgs),
+    /// Serve the local GHL and Sellsy emulators.
+    Emulator(emulator_cmd::EmulatorArgs),
+    /// The main job: the sandbox (both emulators with demo data) when no credentials are set.
+    Up(up_cmd::UpArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum OpsCommand {
+    /// List operations.
+    List(ops_cmd::ListArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HLBRIDGE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(Exit::Api as i32);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Ops {
+                command: OpsCommand::List(args),
+            } => ops_cmd::run(&args),
+            Command::Ghl(args) => ghl_cmd::run(args).await as i32,
+            Command::Sellsy(args) => sellsy_cmd::run(args).await as i32,
+            Command::Emulator(args) => report(emulator_cmd::run(args).await),
+            Command::Up(args) => report(up_cmd::run(args).await),
+        }
+    });
+    std::process::exit(code);
+}
+
+fn report(result: anyhow::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Api as i32
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! `hlbridge ghl <operation-id>`: call any GHL operation.
+
+use futures::TryStreamExt;
+use hlbridge_core::error::Error;
+use hlbridge_ghl::{CallInput, GhlAuth, GhlClient};
+use serde_json::Value;
+
+use crate::input::{parse_body, parse_params};
+use crate::output::{print_error, Exit};
+
+#[derive(Debug, clap::Args)]
+pub struct GhlArgs {
+    /// Operation id, as `hlbridge ops list` shows it (e.g. contacts.get-contact).
+    pub operation: String,
+    /// A path or query parameter, NAME=VALUE (repeat for several or for a list).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The request body: JSON text, or @file (@- for standard input).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Print compact JSON (errors as JSON on standard error).
+    #[arg(long)]
+    pub json: bool,
+    /// Follow pagination and print every item, one JSON line each.
+    #[arg(long)]
+    pub all: bool,
+    /// API base URL.
+    #[arg(long, env = "HLBRIDGE_GHL_BASE_URL", default_value = hlbridge_ghl::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// Private integration token (sub-account), or an access token.
+    #[arg(long, env = "HLBRIDGE_GHL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Treat the token as an agency (company) token.
+    #[arg(long)]
+    pub agency: bool,
+    /// Sub-account id, filled in where an operation needs `locationId`.
+    #[arg(long, env = "HLBRIDGE_GHL_LOCATION_ID")]
+    pub location_id: Option<String>,
+}
+
+pub async fn run(args: GhlArgs) -> Exit {
+    let json = args.json;
+    match call(args).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => print_error(&e, json),
+    }
+}
+
+async fn call(args: GhlArgs) -> Result<(), Error> {
+    let op = hlbridge_ghl::operation(&args.operation)?;
+    let params = parse_params(&args.params).map_err(|e| Error::InvalidInput(e.0))?;
+    let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
+    let token = args.token.filter(|t| !t.is_empty()).ok_or_else(|| {
+        Error::Config(
+            "no GHL token: set HLBRIDGE_GHL_TOKEN or pass --token (a private integration token)"
+                .into(),
+        )
+    })?;
+    let auth = if args.agency {
+        GhlAuth::AgencyToken(token)
+    } else {
+        GhlAuth::LocationToken(token)
+    };
+    let mut builder = GhlClient::builder().base_url(args.base_url).auth(auth);
+    if let Some(loc) = args.location_id.filter(|l| !l.is_empty()) {
+        builder = builder.location_id(loc);
+    }
+    let client = builder.build()?;
+    let input = CallInput { params, body };
+    if args.all {
+        let stream = hlbridge_ghl::pages::stream(&client, op, input);
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.try_next().await? {
+            println!("{item}");
+        }
+        return Ok(());
+    }
+    let resp = client.call_op(op, &input).await?;
+    print_body(&resp.body, args.json);
+    Ok(())
+}
+
+pub fn print_body(body: &Value, compact: bool) {
+    if compact {
+        println!("{body}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! `hlbridge sellsy <operation-id>`: call any Sellsy operation.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use hlbridge_core::auth::TokenManager;
+use hlbridge_core::error::Error;
+use hlbridge_sellsy::oauth::{SellsyOAuth, DEFAULT_TOKEN_URL};
+use hlbridge_sellsy::{CallInput, PagingMode, SellsyAuth, SellsyClient};
+
+use crate::ghl_cmd::print_body;
+use crate::input::{parse_body, parse_params};
+use crate::output::{print_error, Exit};
+
+#[derive(Debug, clap::Args)]
+pub struct SellsyArgs {
+    /// Operation id, as `hlbridge ops list --app sellsy` shows it (e.g. contacts.get-list).
+    pub operation: String,
+    /// A path or query parameter, NAME=VALUE (repeat for several or for a list, e.g. embed[]=...).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The request body: JSON text, or @file (@- for standard input).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Print compact JSON (errors as JSON on standard error).
+    #[arg(long)]
+    pub json: bool,
+    /// Follow pagination and print every item, one JSON line each.
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: page with numeric offsets instead of seek tokens.
+    #[arg(long, requires = "all")]
+    pub numeric_offsets: bool,
+    /// API base URL.
+    #[arg(long, env = "HLBRIDGE_SELLSY_BASE_URL", default_value = hlbridge_sellsy::DEFAULT_BASE_URL)]
+    pub base_url: String,
+    /// OAuth client id (Personal client: client_credentials).
+    #[arg(long, env = "HLBRIDGE_SELLSY_CLIENT_ID")]
+    pub client_id: Option<String>,
+    #[arg(long, env = "HLBRIDGE_SELLSY_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Token endpoint. Default: Sellsy's, or the emulator's when --base-url points at one
+    /// (`http://host:port/v2` → `http://host:port/oauth2/access-tokens`).
+    #[arg(long, env = "HLBRIDGE_SELLSY_TOKEN_URL")]
+    pub token_url: Option<String>,
+    /// An access token to use as is, instead of client credentials.
+    #[arg(long, env = "HLBRIDGE_SELLSY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+pub async fn run(args: SellsyArgs) -> Exit {
+    let json = args.json;
+    match call(args).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => print_error(&e, json),
+    }
+}
+
+/// Sellsy's token endpoint, or the emulator's beside a non-Sellsy base URL.
+pub fn token_url_for(base_url: &str, explicit: Option<String>) -> String {
+    if let Some(url) = explicit.filter(|u| !u.is_empty()) {
+        return url;
+    }
+    let trimmed = base_url.trim_end_matches('/');
+    match trimmed.strip_suffix("/v2") {
+        Some(root) if trimmed != hlbridge_sellsy::DEFAULT_BASE_URL => {
+            format!("{root}/oauth2/access-tokens")
+        }
+        _ => DEFAULT_TOKEN_URL.to_string(),
+    }
+}
+
+async fn call(args: SellsyArgs) -> Result<(), Error> {
+    let op = hlbridge_sellsy::operation(&args.operation)?;
+    let params = parse_params(&args.params).map_err(|e| Error::InvalidInput(e.0))?;
+    let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
+    let input = CallInput { params, body };
+    let auth = match (args.token.filter(|t| !t.is_empty()), args.client_id.filter(|c| !c.is_empty())) {
+        (Some(token), _) => SellsyAuth::Token(token),
+        (None, Some(client_id)) => {
+            let token_url = token_url_for(&args.base_url, args.token_url);
+            let oauth = Arc::new(SellsyOAuth::new(&token_url, &client_id, args.client_secret.as_deref())?);
+            // Validate the input before spending a token request on it.
+            SellsyClient::builder()
+                .base_url(&args.base_url)
+                .auth(SellsyAuth::Token(String::new()))
+                .build()?
+                .prepare(op, &input)?;
+            let tokens = oauth.client_credentials().await?;
+            let store = Arc::new(hlbridge_core::auth::MemoryTokenStore::default());
+            SellsyAuth::OAuth(Arc::new(TokenManager::create("sellsy:cli", store, Some(oauth), tokens)?))
+        }
+        (None, None) => {
+            return Err(Error::Config(
+                "no Sellsy credentials: set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (Personal client) or HLBRIDGE_SELLSY_TOKEN".into(),
+            ))
+        }
+    };
+    let client = SellsyClient::builder()
+        .base_url(&args.base_url)
+        .auth(auth)
+        .build()?;
+    if args.all {
+        let mode = if args.numeric_offsets {
+            PagingMode::Offset
+        } else {
+            PagingMode::Seek
+        };
+        let stream = client.stream(op, input, mode);
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.try_next().await? {
+            println!("{item}");
+        }
+        return Ok(());
+    }
+    let resp = client.call_op(op, &input).await?;
+    print_body(&resp.body, args.json);
+    Ok(())
+}
