@@ -82,14 +82,44 @@ async fn version_header_is_required_and_checked() {
     let resp = client()
         .get(&url)
         .bearer_auth(&api.token)
+        .header("Version", "latest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "malformed version");
+    // The official SDK sends one global value (2023-02-21) on every call: served.
+    let resp = client()
+        .get(&url)
+        .bearer_auth(&api.token)
+        .header("Version", "2023-02-21")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, body) = api.get(&format!("/contacts/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["contact"]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn strict_version_refuses_another_operations_value() {
+    let emu = emulator(GhlConfig {
+        seed_contacts: 1,
+        strict_version: true,
+        ..GhlConfig::default()
+    })
+    .await;
+    let id = emu.state().contact_ids()[0].clone();
+    let resp = client()
+        .get(format!("{}/contacts/{id}", emu.base_url))
+        .bearer_auth("pit-emulator")
         .header("Version", "2021-04-15")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    let (status, body) = api.get(&format!("/contacts/{id}")).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["contact"]["id"], id.as_str());
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("2021-07-28"));
 }
 
 #[tokio::test]

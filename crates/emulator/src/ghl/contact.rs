@@ -210,8 +210,8 @@ impl Contact {
         out.insert("type".into(), json!("lead"));
         out.insert("tags".into(), json!(self.tags));
         out.insert("customFields".into(), self.custom_fields_json());
+        // Read-only in GHL (writing it is a 422); never populated here.
         out.insert("additionalEmails".into(), json!([]));
-        out.insert("attachments".into(), json!([]));
         if let Some(b) = &self.business_id {
             out.insert("businessId".into(), json!(b));
         }

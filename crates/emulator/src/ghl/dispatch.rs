@@ -5,10 +5,14 @@
 //! 2. auth: bearer token → grant (401 `Invalid token…`), token type and scopes
 //!    (401 `The token is not authorized for this scope.`);
 //! 3. rate limit per (app/token, location) → 429;
-//! 4. `Version` header: missing or not the operation's value → **400**
-//!    `{"statusCode":400,"message":"…"}`. The notes document the header as required
-//!    but not GHL's exact answer; a header is not part of the validated DTO (that is
-//!    what gets 422), so a plain Bad Request is the closest NestJS behaviour;
+//! 4. `Version` header: missing or malformed → **400** `{"statusCode":400,"message":"…"}`.
+//!    The notes document the header as required but not GHL's exact answer; a header is
+//!    not part of the validated DTO (that is what gets 422), so a plain Bad Request is
+//!    the closest NestJS behaviour. A well-formed value that differs from the
+//!    operation's is accepted unless `GhlConfig::strict_version` is set: the official
+//!    Node SDK sends one global value (`2023-02-21` by default) on every call, and
+//!    public client code sends `2021-07-28` to calendar routes, so GHL evidently
+//!    serves them; refusing would break the very clients the emulator is checked with;
 //! 5. body decoding (JSON, or form for form operations; malformed JSON → 400);
 //! 6. table validation (`hlbridge_core::validate`) → 422 with class-validator messages;
 //! 7. `locationId` in the query or body must be the token's location → 403;
@@ -35,7 +39,7 @@ use super::routes::{handler_for, Handler};
 use super::state::{lock, GhlState};
 
 /// Rate key for requests that carry no usable token.
-const ANONYMOUS: &str = "anonymous";
+pub(crate) const ANONYMOUS: &str = "anonymous";
 
 /// The axum fallback handler serving every table route.
 pub async fn dispatch(
@@ -83,7 +87,7 @@ fn pipeline(
         return Err(ApiError::RateLimited);
     }
 
-    check_version(op, headers)?;
+    check_version(op, headers, state.config.strict_version)?;
     let query: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -162,18 +166,39 @@ fn client_id_of(headers: &HeaderMap, raw_body: &Bytes) -> Option<String> {
     }
 }
 
-fn check_version(op: &Operation, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_version(op: &Operation, headers: &HeaderMap, strict: bool) -> Result<(), ApiError> {
     let Some(expected) = op.version else {
         return Ok(());
     };
-    match headers.get("version").map(|v| v.to_str().map(str::trim)) {
-        None => Err(ApiError::bad_request("Version header is required")),
-        Some(Ok(v)) if v == expected => Ok(()),
-        Some(Ok(v)) => Err(ApiError::bad_request(format!(
-            "Version header value {v} is not supported by this endpoint (use {expected})"
-        ))),
-        Some(Err(_)) => Err(ApiError::bad_request("Version header is not valid text")),
+    let value = match headers.get("version").map(|v| v.to_str().map(str::trim)) {
+        None => return Err(ApiError::bad_request("Version header is required")),
+        Some(Err(_)) => return Err(ApiError::bad_request("Version header is not valid text")),
+        Some(Ok(v)) => v,
+    };
+    if value == expected {
+        return Ok(());
     }
+    if strict {
+        return Err(ApiError::bad_request(format!(
+            "Version header value {value} is not supported by this endpoint (use {expected})"
+        )));
+    }
+    if looks_like_version(value) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Version header value {value} is not a valid API version"
+        )))
+    }
+}
+
+/// `YYYY-MM-DD` (the v2 versions) or `v<digits>` (the newer API).
+fn looks_like_version(v: &str) -> bool {
+    let date = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok() && v.len() == 10;
+    let major = v
+        .strip_prefix('v')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    date || major
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

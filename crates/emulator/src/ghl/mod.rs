@@ -94,6 +94,10 @@ pub struct GhlConfig {
     pub allow_duplicate_contacts: bool,
     /// Demo contacts to create at start (deterministic); 0 = empty location.
     pub seed_contacts: usize,
+    /// Refuse a `Version` header that differs from the operation's documented value
+    /// (default false: any well-formed version is served, as GHL does for the SDK's
+    /// single global value; a missing or malformed header is always a 400).
+    pub strict_version: bool,
     /// First wait before re-sending a webhook the receiver answered 429 to (doubles
     /// each retry; GHL waits ~10 min, the default here is 1 s).
     pub webhook_retry_base: Duration,
@@ -116,6 +120,7 @@ impl Default for GhlConfig {
             webhook_url: None,
             allow_duplicate_contacts: false,
             seed_contacts: 0,
+            strict_version: false,
             webhook_retry_base: Duration::from_secs(1),
         }
     }
@@ -221,18 +226,17 @@ fn exempt_from_faults(parts: &Parts) -> bool {
     p.starts_with("/emulator/") || p.contains("/oauth/chooselocation")
 }
 
-/// GHL-shaped bodies for injected faults.
+/// GHL-shaped bodies for injected faults, with the caller's rate-limit headers (a
+/// faulted request consumes no budget; an injected 429 reports 0 remaining).
 fn fault_response(state: &GhlState, fault: &Fault, parts: &Parts) -> Response {
-    match fault {
+    let key = auth::bearer(&parts.headers)
+        .and_then(|t| state.grant_for(t).map(|g| g.rate_key(t)))
+        .unwrap_or_else(|| dispatch::ANONYMOUS.to_string());
+    let mut headers = state.limiter.peek(&key);
+    let mut response = match fault {
         Fault::TooManyRequests => {
-            let key = auth::bearer(&parts.headers)
-                .and_then(|t| state.grant_for(t).map(|g| g.rate_key(t)))
-                .unwrap_or_else(|| "anonymous".into());
-            let mut headers = state.limiter.peek(&key);
             headers.remaining = 0;
-            let mut response = ApiError::RateLimited.into_response();
-            headers.apply(response.headers_mut());
-            response
+            ApiError::RateLimited.into_response()
         }
         Fault::ExpiredToken => ApiError::InvalidToken.into_response(),
         Fault::ServerError(status) => {
@@ -252,7 +256,9 @@ fn fault_response(state: &GhlState, fault: &Fault, parts: &Parts) -> Response {
             Json(json!({"statusCode": 500, "message": "Internal server error"})),
         )
             .into_response(),
-    }
+    };
+    headers.apply(response.headers_mut());
+    response
 }
 
 /// Count every response by status (outermost, so faults are counted too; a dropped
