@@ -10,7 +10,7 @@ pub use hlbridge_core::call::CallInput;
 use hlbridge_core::call::{build_request, find_operation};
 use hlbridge_core::error::{Error, Result};
 use hlbridge_core::http::{Executor, Request, Response};
-use hlbridge_core::optable::Operation;
+use hlbridge_core::optable::{Operation, ParamIn, Ty};
 use hlbridge_core::paging::{pages, Page};
 use hlbridge_core::rate::{Observation, RateBudget};
 use hlbridge_core::retry::RetryPolicy;
@@ -161,8 +161,20 @@ impl SellsyClient {
     }
 
     /// Check `input` against `op` and build the request, without sending it.
+    ///
+    /// Array parameters (`embed`, `field`) travel as `embed[]=a&embed[]=b`, the PHP
+    /// convention Sellsy reads; a repeated plain `embed=` would keep only the last value.
     pub fn prepare(&self, op: &Operation, input: &CallInput) -> Result<Request> {
-        build_request(&TABLE, op, input, &self.budget_key)
+        let mut request = build_request(&TABLE, op, input, &self.budget_key)?;
+        for (name, _) in request.query.iter_mut() {
+            let is_array = op
+                .param(name)
+                .is_some_and(|p| p.location == ParamIn::Query && matches!(p.ty, Ty::Array(_)));
+            if is_array {
+                name.push_str("[]");
+            }
+        }
+        Ok(request)
     }
 
     /// Read the account's absolute limits from `GET /quotas` and pace on them from now

@@ -40,11 +40,18 @@ impl Flavor for SellsyFlavor {
     fn parse_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
         let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let err = json.get("error").cloned().unwrap_or(Value::Null);
-        let message = err
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("HTTP {status}"));
+        let message = match &err {
+            // The OAuth endpoints answer RFC 6749 errors: {"error": "invalid_grant", "error_description": "..."}.
+            Value::String(code) => match json.get("error_description").and_then(Value::as_str) {
+                Some(description) => format!("{code}: {description}"),
+                None => code.clone(),
+            },
+            _ => err
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}")),
+        };
         let context = err
             .get("context")
             .and_then(Value::as_str)

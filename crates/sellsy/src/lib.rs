@@ -5,7 +5,12 @@
 //!   four quota windows, with seek/offset paging streams (shared machinery from
 //!   `hlbridge-core`);
 //! - [`oauth`]: authorization code + PKCE S256, client_credentials, rotating refresh;
-//! - [`models`]: Contact, Company, Individual, Task, Comment, Address, custom fields.
+//! - [`models`]: Contact, Company, Individual, Task, Comment, Address, custom fields;
+//! - typed calls: contacts, tasks and comments ([`resources`]), companies, individuals
+//!   and links ([`thirds`]), addresses and smart tags ([`contact_details`]), custom-field
+//!   values ([`custom_fields`]), staff, labels and webhooks ([`account`]);
+//! - [`options`]: paging mode, `embed[]`, `field[]`, typed search filters;
+//! - [`webhook`]: verifying and reading the notifications Sellsy sends.
 
 #[rustfmt::skip]
 pub mod generated {
@@ -13,17 +18,26 @@ pub mod generated {
 }
 pub use generated::ops::TABLE;
 
+pub mod account;
 pub mod client;
+pub mod contact_details;
+pub mod custom_fields;
 pub mod flavor;
 pub mod models;
 pub mod oauth;
+pub mod options;
 pub mod resources;
+pub mod thirds;
+pub mod webhook;
 
 pub use client::{
     operation, CallInput, PagingMode, SellsyAuth, SellsyClient, SellsyClientBuilder,
     DEFAULT_BASE_URL,
 };
+pub use custom_fields::CustomFieldOwner;
 pub use models::{
-    Address, Comment, Company, Contact, CustomFieldDefinition, CustomFieldValue, Individual,
-    Related, Task,
+    Address, Comment, Company, Contact, CustomFieldDefinition, CustomFieldEntry, CustomFieldValue,
+    Individual, Related, SmartTag, Staff, Task, TaskLabel, Webhook, WebhookEvent,
 };
+pub use options::{ContactFilters, DateRange, Direction, ListOptions, ThirdFilters};
+pub use thirds::LinkOutcome;

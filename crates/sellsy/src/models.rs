@@ -279,6 +279,17 @@ impl CustomFieldValue {
         })
     }
 
+    /// The value as a `PUT .../custom-fields` body takes it: like [`Self::to_json`], except
+    /// company-individual values, which are written as a list of ids.
+    pub fn to_write_json(&self) -> Value {
+        match self {
+            CustomFieldValue::Parties(p) => {
+                Value::Array(p.iter().map(|r| Value::from(r.id)).collect())
+            }
+            other => other.to_json(),
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         use serde_json::json;
         match self {
@@ -296,6 +307,98 @@ impl CustomFieldValue {
             CustomFieldValue::Null => Value::Null,
         }
     }
+}
+
+/// An object's custom field: its definition and current value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomFieldEntry {
+    pub definition: CustomFieldDefinition,
+    pub value: CustomFieldValue,
+}
+
+impl CustomFieldEntry {
+    /// Read one item of `GET /{objects}/{id}/custom-fields` (definition + `value`).
+    pub fn from_json(item: &Value) -> Option<Self> {
+        let definition: CustomFieldDefinition = serde_json::from_value(item.clone()).ok()?;
+        let raw = item.get("value").cloned().unwrap_or(Value::Null);
+        let value = CustomFieldValue::from_json(&definition.kind, &raw)?;
+        let mut definition = definition;
+        definition.extra.remove("value");
+        Some(CustomFieldEntry { definition, value })
+    }
+}
+
+/// A smart tag (Sellsy's tags).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmartTag {
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A task label; creating a task needs one (`GET /tasks/labels`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskLabel {
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub color: Option<String>,
+    #[serde(default)]
+    pub is_active: bool,
+    #[serde(default)]
+    pub rank: i64,
+}
+
+/// A staff member (`GET /staffs/me`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Staff {
+    #[serde(default)]
+    pub id: i64,
+    #[serde(default)]
+    pub firstname: Option<String>,
+    #[serde(default)]
+    pub lastname: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A webhook registration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    #[serde(default)]
+    pub id: i64,
+    /// `http` or `slack`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub is_enabled: bool,
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub configuration: Vec<WebhookEvent>,
+    #[serde(default)]
+    pub nb_failures: i64,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One subscribed event of a webhook: `people.created`, `client.updated`, `task.updated`…
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub id: String,
+    #[serde(default = "enabled")]
+    pub is_enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 #[cfg(test)]

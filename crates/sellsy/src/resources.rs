@@ -5,14 +5,20 @@ use hlbridge_core::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use crate::client::{operation, CallInput, PagingMode, SellsyClient};
+use crate::client::{operation, CallInput, SellsyClient};
 use crate::models::{Comment, Contact, Related, Task};
+use crate::options::{search_body, ContactFilters, ListOptions};
 
-fn parse<T: DeserializeOwned>(v: Value) -> Result<T> {
+pub(crate) fn parse<T: DeserializeOwned>(v: Value) -> Result<T> {
     serde_json::from_value(v).map_err(|e| Error::Decode(e.to_string()))
 }
 
-fn to_body<T: serde::Serialize>(v: &T) -> Result<Value> {
+/// The `data` array of a list body, typed.
+pub(crate) fn parse_data<T: DeserializeOwned>(body: Value) -> Result<Vec<T>> {
+    parse(body.get("data").cloned().unwrap_or(Value::Array(vec![])))
+}
+
+pub(crate) fn to_body<T: serde::Serialize>(v: &T) -> Result<Value> {
     let mut body = serde_json::to_value(v).map_err(|e| Error::InvalidInput(e.to_string()))?;
     if let Value::Object(map) = &mut body {
         // Read-only fields are not sent back.
@@ -22,6 +28,9 @@ fn to_body<T: serde::Serialize>(v: &T) -> Result<Value> {
             "updated",
             "updated_at",
             "invoicing_address_id",
+            "delivery_address_id",
+            "owner",
+            "_embed",
         ] {
             map.remove(key);
         }
@@ -30,19 +39,59 @@ fn to_body<T: serde::Serialize>(v: &T) -> Result<Value> {
 }
 
 impl SellsyClient {
-    /// A typed stream of every item of a list or search operation.
+    /// A typed stream of every item of a list or search operation (seek paging).
     pub fn stream_typed<'a, T: DeserializeOwned + 'a>(
         &'a self,
         id: &str,
         input: CallInput,
     ) -> impl Stream<Item = Result<T>> + 'a {
+        self.list_typed(id, input, &ListOptions::default())
+    }
+
+    /// A typed stream of every item of a list or search operation, paged and projected
+    /// as `options` say.
+    pub fn list_typed<'a, T: DeserializeOwned + 'a>(
+        &'a self,
+        id: &str,
+        input: CallInput,
+        options: &ListOptions,
+    ) -> impl Stream<Item = Result<T>> + 'a {
+        let input = options.apply(input);
+        let mode = options.mode;
         match operation(id) {
             Ok(op) => self
-                .stream(op, input, PagingMode::Seek)
+                .stream(op, input, mode)
                 .map(|item| item.and_then(parse))
                 .left_stream(),
             Err(e) => futures::stream::once(async move { Err(e) }).right_stream(),
         }
+    }
+
+    /// Every contact.
+    pub fn contacts<'a>(
+        &'a self,
+        options: &ListOptions,
+    ) -> impl Stream<Item = Result<Contact>> + 'a {
+        self.list_typed("contacts.get-list", CallInput::new(), options)
+    }
+
+    /// Every contact matching `filters` (e.g. `updated` since the last sync).
+    pub fn search_contacts<'a>(
+        &'a self,
+        filters: &ContactFilters,
+        options: &ListOptions,
+    ) -> impl Stream<Item = Result<Contact>> + 'a {
+        self.list_typed(
+            "contacts.search-contacts",
+            CallInput::new().body(search_body(filters)),
+            options,
+        )
+    }
+
+    /// One contact with the embeds and projection of `options`.
+    pub async fn get_contact_with(&self, id: i64, options: &ListOptions) -> Result<Contact> {
+        let input = options.apply(CallInput::new().param("id", id));
+        parse(self.call("contacts.get-informations", input).await?)
     }
 
     pub async fn create_contact(&self, contact: &Contact) -> Result<Contact> {

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::paging::{Row, SortValue};
 use super::parties::{touch, Party};
-use super::query::{json_body, QueryParams};
+use super::query::{json_body, ListQuery, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::store::{Record, Store};
 use super::validation::Kind::*;
@@ -164,14 +164,12 @@ fn owned(store: &Store, contact: i64, id: i64) -> Result<(), ApiError> {
 
 pub async fn list(state: Arc<SellsyState>, contact: String, raw: Option<String>) -> Reply {
     let contact = parse_id(&contact, "Contact")?;
-    let q = QueryParams::parse(raw.as_deref());
-    let list = q.list(&["id"])?;
-    let fields = q.fields()?;
+    let fields = QueryParams::parse(raw.as_deref()).fields()?;
     let store = state.store();
     if !store.contacts.contains(contact) {
         return Err(ApiError::not_found("Contact", contact));
     }
-    let rows = store
+    let rows: Vec<_> = store
         .address_contact
         .iter()
         .filter(|(_, c)| **c == contact)
@@ -183,6 +181,7 @@ pub async fn list(state: Arc<SellsyState>, contact: String, raw: Option<String>)
             })
         })
         .collect();
+    let list = ListQuery::everything(rows.len());
     respond::list(rows, &list, &fields, |r| Value::Object(r.clone()))
 }
 

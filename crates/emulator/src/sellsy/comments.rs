@@ -201,7 +201,7 @@ fn rows(state: &SellsyState, raw: Option<String>, filters: Option<Map<String, Va
         .comments
         .rows
         .iter()
-        .filter(|(_, c)| filters.as_ref().map_or(true, |f| matches(c, f)))
+        .filter(|(_, c)| filters.as_ref().is_none_or(|f| matches(c, f)))
         .map(|(id, c)| Row {
             key: sort_key(c, list.order),
             id: *id,

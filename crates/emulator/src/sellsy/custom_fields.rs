@@ -258,14 +258,14 @@ fn definitions(
         let related_ok = f
             .get("related_object")
             .and_then(Value::as_str)
-            .map_or(true, |wanted| {
+            .is_none_or(|wanted| {
                 def.get("related_object")
                     .and_then(Value::as_array)
                     .is_some_and(|objs| objs.iter().any(|o| o.as_str() == Some(wanted)))
             });
         let required_ok = f
             .get("is_required")
-            .map_or(true, |wanted| def.get("mandatory") == Some(wanted));
+            .is_none_or(|wanted| def.get("mandatory") == Some(wanted));
         related_ok && required_ok
     };
     let rows = store

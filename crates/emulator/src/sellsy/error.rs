@@ -13,7 +13,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub context: String,
-    pub details: Details,
+    pub details: Box<Details>,
 }
 
 impl ApiError {
@@ -22,7 +22,7 @@ impl ApiError {
             status,
             message: message.into(),
             context: context.to_string(),
-            details: Details::new(),
+            details: Box::default(),
         }
     }
 
@@ -31,7 +31,7 @@ impl ApiError {
         let fields: Vec<&str> = details.keys().map(String::as_str).collect();
         let message = format!("Invalid or missing fields: {}", fields.join(", "));
         ApiError {
-            details,
+            details: Box::new(details),
             ..ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message)
         }
     }
@@ -97,7 +97,7 @@ impl ApiError {
                 "code": self.status.as_u16(),
                 "message": self.message,
                 "context": self.context,
-                "details": Value::Object(self.details.clone()),
+                "details": Value::Object((*self.details).clone()),
             }
         })
     }

@@ -10,7 +10,7 @@ pub fn in_time_range(stamp: Option<&Value>, range: &Value) -> bool {
         return false;
     };
     let bound = |k: &str| range.get(k).and_then(Value::as_str).and_then(clock::epoch);
-    bound("start").map_or(true, |s| t >= s) && bound("end").map_or(true, |e| t <= e)
+    bound("start").is_none_or(|s| t >= s) && bound("end").is_none_or(|e| t <= e)
 }
 
 /// `{start, end}` date range (`YYYY-MM-DD`), inclusive.
@@ -24,7 +24,7 @@ pub fn in_date_range(date: Option<&Value>, range: &Value) -> bool {
             .and_then(Value::as_str)
             .and_then(clock::parse_date)
     };
-    bound("start").map_or(true, |s| d >= s) && bound("end").map_or(true, |e| d <= e)
+    bound("start").is_none_or(|s| d >= s) && bound("end").is_none_or(|e| d <= e)
 }
 
 /// Exact match, ignoring ASCII case (e-mails, names).

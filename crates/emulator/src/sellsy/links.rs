@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::paging::{Row, SortValue};
 use super::parties::{render, sort_key, touch, Party};
-use super::query::{optional_json, QueryParams};
+use super::query::{optional_json, ListQuery, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::store::Store;
 use super::SellsyState;
@@ -223,15 +223,13 @@ pub async fn contacts_of(
 /// `GET /contacts/{id}/companies`.
 pub async fn companies_of(state: Arc<SellsyState>, contact: String, raw: Option<String>) -> Reply {
     let contact = parse_id(&contact, "Contact")?;
-    let q = QueryParams::parse(raw.as_deref());
-    let list = q.list(&["id"])?;
-    let fields = q.fields()?;
+    let fields = QueryParams::parse(raw.as_deref()).fields()?;
     let store = state.store();
     if !store.contacts.contains(contact) {
         return Err(ApiError::not_found("Contact", contact));
     }
     let no_embeds = Default::default();
-    let rows = store
+    let rows: Vec<_> = store
         .company_contacts
         .keys()
         .filter(|(_, k)| *k == contact)
@@ -243,6 +241,7 @@ pub async fn companies_of(state: Arc<SellsyState>, contact: String, raw: Option<
             })
         })
         .collect();
+    let list = ListQuery::everything(rows.len());
     respond::list(rows, &list, &fields, |r| {
         render(&store, Party::Company, r, &no_embeds)
     })

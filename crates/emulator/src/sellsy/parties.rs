@@ -344,7 +344,7 @@ fn search_rows(
         .owner_table(party.owner())
         .rows
         .iter()
-        .filter(|(_, r)| filters.map_or(true, |f| matches(&store, party, r, f)))
+        .filter(|(_, r)| filters.is_none_or(|f| matches(&store, party, r, f)))
         .map(|(id, r)| Row {
             key: sort_key(party, r, list.order),
             id: *id,

@@ -32,6 +32,18 @@ pub struct ListQuery {
     pub direction: Direction,
 }
 
+impl ListQuery {
+    /// One page holding all `total` rows, for lists the spec gives no paging parameters.
+    pub fn everything(total: usize) -> Self {
+        ListQuery {
+            limit: total.max(MAX_LIMIT),
+            offset: Offset::Seek(None),
+            order: "id",
+            direction: Direction::Asc,
+        }
+    }
+}
+
 impl QueryParams {
     pub fn parse(raw: Option<&str>) -> Self {
         let pairs = raw

@@ -262,7 +262,7 @@ fn api_routes() -> Router<Arc<SellsyState>> {
             "/search",
             post(|State(s): St, RawQuery(q): Q, b: Bytes| webhooks::search(s, q, b)),
         )
-        .route("/events", get(|| webhooks::events()))
+        .route("/events", get(webhooks::events))
         .route(
             "/{id}",
             get(|State(s): St, Path(id): Path<String>| webhooks::get(s, id))

@@ -101,7 +101,10 @@ fn seed_contact(store: &mut Store, i: usize) {
     let created = stamp(i);
     let mut contact: Record = Party::Contact.blank(&created);
     for (k, v) in [
-        ("civility", json!(if i % 2 == 0 { "ms" } else { "mr" })),
+        (
+            "civility",
+            json!(if i.is_multiple_of(2) { "ms" } else { "mr" }),
+        ),
         ("first_name", json!(first)),
         ("last_name", json!(last)),
         (
@@ -117,7 +120,7 @@ fn seed_contact(store: &mut Store, i: usize) {
         ("position", json!(POSITIONS[i % POSITIONS.len()])),
         (
             "marketing_campaigns_subscriptions",
-            json!(if i % 4 == 0 {
+            json!(if i.is_multiple_of(4) {
                 json!([])
             } else {
                 json!(["email", "sms"])
@@ -128,7 +131,7 @@ fn seed_contact(store: &mut Store, i: usize) {
     }
     let contact_id = store.contacts.insert(contact);
 
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let (city, postal_code) = CITIES[i % CITIES.len()];
         let address = object(json!({
             "name": "Bureau", "address_line_1": format!("{} rue de la République", 1 + i % 120),
@@ -136,7 +139,7 @@ fn seed_contact(store: &mut Store, i: usize) {
         }));
         addresses::insert(store, contact_id, &address);
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let name = COMPANIES[(i / 3) % COMPANIES.len()];
         let mut company = Party::Company.blank(&created);
         company.insert(
@@ -159,7 +162,7 @@ fn seed_contact(store: &mut Store, i: usize) {
         }));
         tasks::insert(store, &task);
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let comment = object(json!({
             "description": format!("<p>First meeting with {first} went well.</p>"),
             "related": [{ "type": "contact", "id": contact_id }],

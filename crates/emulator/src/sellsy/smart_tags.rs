@@ -10,7 +10,7 @@ use super::embed::tags_of;
 use super::error::{ApiError, Problems};
 use super::paging::{Row, SortValue};
 use super::parties::{touch, Party};
-use super::query::{optional_json, QueryParams};
+use super::query::{optional_json, ListQuery, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::store::{Owner, Store};
 use super::SellsyState;
@@ -55,10 +55,10 @@ pub fn tag_id(store: &mut Store, value: &str) -> i64 {
 }
 
 fn tag_list(store: &Store, contact: i64, raw: Option<&str>) -> Reply {
-    let q = QueryParams::parse(raw);
-    let list = q.list(&["id"])?;
-    let fields = q.fields()?;
-    let rows = tags_of(store, Owner::Contact, contact)
+    let fields = QueryParams::parse(raw).fields()?;
+    let tags = tags_of(store, Owner::Contact, contact);
+    let list = ListQuery::everything(tags.len());
+    let rows = tags
         .into_iter()
         .map(|t| {
             let id = t.get("id").and_then(Value::as_i64).unwrap_or_default();

@@ -202,7 +202,7 @@ fn rows(state: &SellsyState, raw: Option<String>, filters: Option<Map<String, Va
         .tasks
         .rows
         .iter()
-        .filter(|(_, t)| filters.as_ref().map_or(true, |f| matches(t, f)))
+        .filter(|(_, t)| filters.as_ref().is_none_or(|f| matches(t, f)))
         .map(|(id, t)| Row {
             key: sort_key(t, list.order),
             id: *id,

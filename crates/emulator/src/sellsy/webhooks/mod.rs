@@ -80,7 +80,7 @@ fn check_semantics(record: &Record) -> Result<(), ApiError> {
             if record
                 .get("default_channel")
                 .and_then(Value::as_str)
-                .map_or(true, str::is_empty)
+                .is_none_or(str::is_empty)
             {
                 problems.add("default_channel", "is required for slack webhooks");
             }
@@ -167,9 +167,9 @@ fn rows(state: &SellsyState, raw: Option<String>, filters: Option<Map<String, Va
         .rows
         .iter()
         .filter(|(_, hook)| {
-            filters.as_ref().map_or(true, |f| {
-                f.iter().all(|(k, want)| hook.get(k.as_str()) == Some(want))
-            })
+            filters
+                .as_ref()
+                .is_none_or(|f| f.iter().all(|(k, want)| hook.get(k.as_str()) == Some(want)))
         })
         .map(|(id, hook)| Row {
             key: SortValue::Int(*id),
