@@ -24,7 +24,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use hlbridge_core::optable::TokenType;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -66,9 +66,12 @@ fn issue(state: &GhlState, grant: Grant, with_refresh: bool) -> (String, Option<
         "primaryAuthClassId": grant.location_id.as_deref().unwrap_or(&grant.company_id),
         "oauthMeta": {"scopes": grant.scope_string(&state.all_scopes).split(' ').collect::<Vec<_>>(), "client": grant.client_id},
         "iat": now.timestamp(),
-        "exp": (now + ttl).timestamp(),
+        "exp": now.checked_add_signed(ttl).map(|t| t.timestamp()),
         "jti": uuid::Uuid::new_v4().to_string(),
     });
+    let expires_at = now
+        .checked_add_signed(ttl)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let access = jwt_like(&claims);
     let refresh = with_refresh
         .then(|| jwt_like(&json!({"jti": uuid::Uuid::new_v4().to_string(), "typ": "refresh"})));
@@ -78,7 +81,7 @@ fn issue(state: &GhlState, grant: Grant, with_refresh: bool) -> (String, Option<
         access.clone(),
         AccessRecord {
             grant: grant.clone(),
-            expires_at: now + ttl,
+            expires_at,
         },
     );
     if let Some(r) = &refresh {

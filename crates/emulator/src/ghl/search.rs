@@ -551,7 +551,7 @@ pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     if !problems.is_empty() {
         return Err(ApiError::Unprocessable(problems));
     }
-    if cursor.is_none() && page * page_limit > MAX_PAGED_RECORDS {
+    if cursor.is_none() && page.saturating_mul(page_limit) > MAX_PAGED_RECORDS {
         return Err(ApiError::bad_request(format!(
             "page paging reaches at most {MAX_PAGED_RECORDS} records; use searchAfter to go further"
         )));
@@ -571,7 +571,7 @@ pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         Some(after) => {
             hits.partition_point(|(k, _)| cmp_keys(k, after, &sort) != Ordering::Greater)
         }
-        None => usize::try_from((page - 1) * page_limit).unwrap_or(usize::MAX),
+        None => usize::try_from((page - 1).saturating_mul(page_limit)).unwrap_or(usize::MAX),
     };
     let contacts: Vec<Value> = hits
         .iter()

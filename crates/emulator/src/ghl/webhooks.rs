@@ -310,7 +310,10 @@ impl Delivery {
                 self.update(&item.webhook_id, attempts, DeliveryStatus::Pending);
                 let base = self.retry_base.saturating_mul(2u32.saturating_pow(attempt));
                 let jitter = rand::thread_rng().gen_range(0.0..0.25);
-                Some(base.mul_f64(1.0 + jitter))
+                Some(
+                    Duration::try_from_secs_f64(base.as_secs_f64() * (1.0 + jitter))
+                        .unwrap_or(base),
+                )
             }
             Ok(resp) if resp.status().is_success() => {
                 self.finish(
