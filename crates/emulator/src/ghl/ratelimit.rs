@@ -2,11 +2,12 @@
 //! both per (app/token, resource) key. Every response carries the five
 //! `X-RateLimit-*` headers; a request over either limit gets a 429 and does not count.
 //!
-//! The burst window is fixed (it starts at the first request and resets `interval`
-//! later), which makes `X-RateLimit-Remaining` exact and predictable for clients; the
-//! daily window resets at UTC midnight.
+//! The burst budget is a sliding window: a request is allowed when fewer than `max`
+//! requests of the same key were allowed during the last `interval` (so no span of
+//! `interval` ever holds more than `max`), and `X-RateLimit-Remaining` is what is left
+//! of it right now. The daily budget resets at UTC midnight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -46,10 +47,10 @@ impl RateHeaders {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Window {
-    burst_start: Instant,
-    burst_count: u32,
+    /// When the requests still inside the burst window were allowed, oldest first.
+    hits: VecDeque<Instant>,
     day: NaiveDate,
     day_count: u32,
 }
@@ -105,19 +106,21 @@ impl RateLimiter {
         }
     }
 
-    fn fresh(now: Instant, today: NaiveDate) -> Window {
+    fn fresh(today: NaiveDate) -> Window {
         Window {
-            burst_start: now,
-            burst_count: 0,
+            hits: VecDeque::new(),
             day: today,
             day_count: 0,
         }
     }
 
     fn roll(window: &mut Window, settings: &RateSettings, now: Instant, today: NaiveDate) {
-        if now.duration_since(window.burst_start) >= settings.interval {
-            window.burst_start = now;
-            window.burst_count = 0;
+        while window
+            .hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= settings.interval)
+        {
+            window.hits.pop_front();
         }
         if window.day != today {
             window.day = today;
@@ -131,7 +134,9 @@ impl RateLimiter {
             daily_remaining: settings.daily.saturating_sub(window.day_count),
             interval_ms: settings.interval.as_millis().try_into().unwrap_or(u64::MAX),
             max: settings.max,
-            remaining: settings.max.saturating_sub(window.burst_count),
+            remaining: settings
+                .max
+                .saturating_sub(u32::try_from(window.hits.len()).unwrap_or(u32::MAX)),
         }
     }
 
@@ -141,7 +146,7 @@ impl RateLimiter {
         let now = Instant::now();
         let today = Utc::now().date_naive();
         let Ok(mut windows) = self.windows.lock() else {
-            let w = Self::fresh(now, today);
+            let w = Self::fresh(today);
             return RateDecision {
                 allowed: true,
                 headers: Self::headers(&w, &settings),
@@ -149,11 +154,12 @@ impl RateLimiter {
         };
         let window = windows
             .entry(key.to_string())
-            .or_insert_with(|| Self::fresh(now, today));
+            .or_insert_with(|| Self::fresh(today));
         Self::roll(window, &settings, now, today);
-        let allowed = window.burst_count < settings.max && window.day_count < settings.daily;
+        let in_window = u32::try_from(window.hits.len()).unwrap_or(u32::MAX);
+        let allowed = in_window < settings.max && window.day_count < settings.daily;
         if allowed {
-            window.burst_count += 1;
+            window.hits.push_back(now);
             window.day_count += 1;
         }
         RateDecision {
@@ -171,8 +177,8 @@ impl RateLimiter {
             .windows
             .lock()
             .ok()
-            .and_then(|w| w.get(key).copied())
-            .unwrap_or_else(|| Self::fresh(now, today));
+            .and_then(|w| w.get(key).cloned())
+            .unwrap_or_else(|| Self::fresh(today));
         Self::roll(&mut window, &settings, now, today);
         Self::headers(&window, &settings)
     }
@@ -200,6 +206,23 @@ mod tests {
         assert!(after.allowed);
         assert_eq!(after.headers.daily_remaining, 7);
         assert_eq!(limiter.peek("a").remaining, 1);
+    }
+
+    #[test]
+    fn the_window_slides() {
+        let limiter = RateLimiter::new(RateSettings {
+            max: 2,
+            interval: Duration::from_millis(200),
+            daily: 100,
+        });
+        assert!(limiter.hit("k").allowed);
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(limiter.hit("k").allowed);
+        assert!(!limiter.hit("k").allowed);
+        std::thread::sleep(Duration::from_millis(100));
+        // The first hit aged out, the second has not.
+        assert!(limiter.hit("k").allowed);
+        assert!(!limiter.hit("k").allowed);
     }
 
     #[test]
