@@ -1,0 +1,204 @@
+//! GHL reads and writes for the sync.
+
+use hlbridge_ghl::{
+    CallInput, Contact, ContactInput, ContactSearch, GhlClient, Note, Task, TaskInput,
+};
+use serde_json::{json, Value};
+
+use crate::error::{EngineError, Result};
+
+/// GHL as the sync sees it.
+#[derive(Debug)]
+pub struct GhlSide {
+    pub client: GhlClient,
+    pub location_id: String,
+}
+
+/// One page of changed contacts and the cursor after it.
+pub struct GhlPage {
+    pub contacts: Vec<Contact>,
+    /// `searchAfter` of the last contact (`None` when the page was empty).
+    pub last: Option<Value>,
+    pub full: bool,
+}
+
+const PAGE: u32 = 500;
+
+impl GhlSide {
+    /// Contacts changed after `after` (a `searchAfter` cursor), oldest change first.
+    pub async fn changes_page(&self, after: Option<&Value>, filters: &[Value]) -> Result<GhlPage> {
+        let search = ContactSearch {
+            filters: filters.to_vec(),
+            search_after: after.cloned(),
+            page_limit: PAGE,
+            ..ContactSearch::by_date_updated()
+        };
+        let (contacts, _) = self
+            .client
+            .contacts()
+            .search_page(&search)
+            .await
+            .map_err(EngineError::ghl)?;
+        let last = contacts
+            .last()
+            .and_then(|c| c.extra.get("searchAfter").cloned());
+        let full = contacts.len() as u32 >= PAGE;
+        Ok(GhlPage {
+            contacts,
+            last,
+            full,
+        })
+    }
+
+    /// Every contact id (for deletion detection), or an error.
+    pub async fn all_ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut after: Option<Value> = None;
+        loop {
+            let page = self.changes_page(after.as_ref(), &[]).await?;
+            ids.extend(page.contacts.iter().map(|c| c.id.clone()));
+            if !page.full || page.last.is_none() {
+                return Ok(ids);
+            }
+            after = page.last;
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Contact>> {
+        match self.client.contacts().get(id).await {
+            Ok(c) => Ok(Some(c)),
+            Err(hlbridge_core::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    /// Contacts whose `field` equals `value` exactly.
+    pub async fn find_by(&self, field: &str, value: &str) -> Result<Vec<Contact>> {
+        let search = ContactSearch {
+            filters: vec![json!({"field": field, "operator": "eq", "value": value})],
+            page_limit: 20,
+            ..ContactSearch::by_date_updated()
+        };
+        Ok(self
+            .client
+            .contacts()
+            .search_page(&search)
+            .await
+            .map_err(EngineError::ghl)?
+            .0)
+    }
+
+    pub async fn create(&self, input: &ContactInput) -> Result<Contact> {
+        let mut input = input.clone();
+        input.location_id = Some(self.location_id.clone());
+        self.client
+            .contacts()
+            .create(&input)
+            .await
+            .map_err(EngineError::ghl)
+    }
+
+    pub async fn update(&self, id: &str, input: &ContactInput) -> Result<Contact> {
+        self.client
+            .contacts()
+            .update(id, input)
+            .await
+            .map_err(EngineError::ghl)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        match self.client.contacts().delete(id).await {
+            Ok(()) | Err(hlbridge_core::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    pub async fn add_tag(&self, id: &str, tag: &str) -> Result<()> {
+        self.client
+            .contacts()
+            .add_tags(id, &[tag])
+            .await
+            .map(|_| ())
+            .map_err(EngineError::ghl)
+    }
+
+    /// `None` when the contact no longer exists.
+    pub async fn tasks(&self, contact: &str) -> Result<Option<Vec<Task>>> {
+        match self.client.contacts().tasks(contact).await {
+            Ok(t) => Ok(Some(t)),
+            Err(hlbridge_core::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    pub async fn notes(&self, contact: &str) -> Result<Option<Vec<Note>>> {
+        match self.client.contacts().notes(contact).await {
+            Ok(t) => Ok(Some(t)),
+            Err(hlbridge_core::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    pub async fn create_task(&self, contact: &str, task: &TaskInput) -> Result<Task> {
+        self.client
+            .contacts()
+            .create_task(contact, task)
+            .await
+            .map_err(EngineError::ghl)
+    }
+
+    pub async fn update_task(&self, contact: &str, id: &str, task: &TaskInput) -> Result<Task> {
+        self.client
+            .contacts()
+            .update_task(contact, id, task)
+            .await
+            .map_err(EngineError::ghl)
+    }
+
+    pub async fn delete_task(&self, contact: &str, id: &str) -> Result<()> {
+        match self.client.contacts().delete_task(contact, id).await {
+            Ok(()) | Err(hlbridge_core::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    pub async fn create_note(&self, contact: &str, body: &str) -> Result<Note> {
+        self.client
+            .contacts()
+            .create_note(contact, body)
+            .await
+            .map_err(EngineError::ghl)
+    }
+
+    pub async fn update_note(&self, contact: &str, id: &str, body: &str) -> Result<Note> {
+        self.client
+            .contacts()
+            .update_note(contact, id, body)
+            .await
+            .map_err(EngineError::ghl)
+    }
+
+    pub async fn delete_note(&self, contact: &str, id: &str) -> Result<()> {
+        match self.client.contacts().delete_note(contact, id).await {
+            Ok(()) | Err(hlbridge_core::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    /// The location's custom field definitions.
+    pub async fn custom_fields(&self) -> Result<Vec<Value>> {
+        let body = self
+            .client
+            .call(
+                "locations.get-custom-fields",
+                CallInput::new().param("locationId", &self.location_id),
+            )
+            .await
+            .map_err(EngineError::ghl)?;
+        Ok(body
+            .get("customFields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+}

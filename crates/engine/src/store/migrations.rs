@@ -1,0 +1,143 @@
+//! Versioned schema: ordered SQL steps, each applied once and recorded in
+//! `schema_migrations`.
+
+/// `(version, description, SQL)`, in order. Never edit a shipped step: add one.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "links, records, shadow, outbox, cursors, conflicts, notes archive",
+    r#"
+CREATE TABLE links (
+    kind TEXT NOT NULL,
+    ghl_id TEXT NOT NULL,
+    sellsy_id TEXT NOT NULL,
+    parent_ghl_id TEXT,
+    ghl_hash TEXT,
+    sellsy_hash TEXT,
+    ghl_updated TEXT,
+    sellsy_updated TEXT,
+    state TEXT NOT NULL DEFAULT 'active',
+    PRIMARY KEY (kind, ghl_id),
+    UNIQUE (kind, sellsy_id)
+);
+CREATE INDEX links_parent ON links (kind, parent_ghl_id);
+
+CREATE TABLE records (
+    side TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT,
+    data TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    updated TEXT,
+    dirty INTEGER NOT NULL DEFAULT 0,
+    email TEXT,
+    phone TEXT,
+    PRIMARY KEY (side, kind, id)
+);
+CREATE INDEX records_dirty ON records (side, kind, dirty);
+CREATE INDEX records_email ON records (side, kind, email);
+CREATE INDEX records_phone ON records (side, kind, phone);
+
+CREATE TABLE shadow (
+    kind TEXT NOT NULL,
+    ghl_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, ghl_id, field)
+);
+
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    op TEXT NOT NULL,
+    target_id TEXT,
+    source_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX outbox_status ON outbox (status);
+CREATE INDEX outbox_key ON outbox (key);
+
+CREATE TABLE cursors (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    ghl_id TEXT NOT NULL,
+    sellsy_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    ghl_value TEXT NOT NULL,
+    sellsy_value TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    resolution TEXT,
+    created TEXT NOT NULL
+);
+CREATE INDEX conflicts_open ON conflicts (status, kind, ghl_id, field);
+
+CREATE TABLE notes_archive (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    side TEXT NOT NULL,
+    note_id TEXT NOT NULL,
+    ghl_contact_id TEXT,
+    sellsy_contact_id TEXT,
+    body TEXT NOT NULL,
+    updated TEXT,
+    UNIQUE (side, note_id)
+);
+CREATE VIRTUAL TABLE notes_fts USING fts5(body, content='notes_archive', content_rowid='id');
+CREATE TRIGGER notes_ai AFTER INSERT ON notes_archive BEGIN
+    INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER notes_ad AFTER DELETE ON notes_archive BEGIN
+    INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER notes_au AFTER UPDATE ON notes_archive BEGIN
+    INSERT INTO notes_fts(notes_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);
+END;
+"#,
+)];
+
+/// Apply the steps not yet recorded, each in its own transaction.
+pub fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            description TEXT NOT NULL,
+            applied TEXT NOT NULL
+        )",
+    )?;
+    for (version, description, sql) in MIGRATIONS {
+        let done: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if done {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, description, applied) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, description, chrono::Utc::now().to_rfc3339()],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}

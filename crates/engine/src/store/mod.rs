@@ -1,0 +1,113 @@
+//! The sync's durable state behind [`StateStore`], so a PostgreSQL backend can be added
+//! next to [`sqlite::SqliteStore`] without touching the engine.
+//!
+//! - **links**: id pairs (contact, task, note) with each side's last content hash;
+//! - **records**: the last canonical content seen per side, with a `dirty` flag set
+//!   when it changed and cleared once reconciled (the work queue);
+//! - **shadow**: per linked pair and field, the value both sides last agreed on (echo
+//!   prevention and three-way merge);
+//! - **outbox**: durable intended writes (idempotency key, status, attempts, error);
+//! - **cursors**: per stream, the last item seen;
+//! - **conflicts**: the manual queue;
+//! - **notes archive**: both systems' notes, full-text searchable (FTS5).
+
+pub mod migrations;
+pub mod sqlite;
+mod types;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use types::*;
+
+use crate::error::{EngineError, Result};
+
+/// Storage the engine needs; every method is one atomic step.
+pub trait StateStore: Send + Sync {
+    // ----- links -----
+    fn link_by(&self, kind: Kind, side: Side, id: &str) -> Result<Option<Link>>;
+    /// Links of `kind`, optionally only those under a parent contact (GHL id).
+    fn links(&self, kind: Kind, parent_ghl_id: Option<&str>) -> Result<Vec<Link>>;
+    fn count_links(&self, kind: Kind) -> Result<u64>;
+    fn delete_link(&self, kind: Kind, ghl_id: &str) -> Result<()>;
+
+    // ----- records (last seen content, dirty queue) -----
+    /// Store what was read; rows whose hash changed become dirty. `cursor`, when
+    /// given, is saved in the same transaction. Returns how many became dirty.
+    fn put_seen(&self, records: &[Record], cursor: Option<(&str, &Value)>) -> Result<usize>;
+    fn record(&self, side: Side, kind: Kind, id: &str) -> Result<Option<Record>>;
+    fn dirty(&self, side: Side, kind: Kind, limit: usize) -> Result<Vec<Record>>;
+    fn count_dirty(&self, kind: Kind) -> Result<u64>;
+    fn count_records(&self, side: Side, kind: Kind) -> Result<u64>;
+    fn record_ids(&self, side: Side, kind: Kind) -> Result<Vec<String>>;
+    /// Unlinked or linked records of `side` whose canonical `field` equals `value`.
+    fn find_records(&self, side: Side, kind: Kind, field: &str, value: &str)
+        -> Result<Vec<Record>>;
+    fn mark_dirty(&self, side: Side, kind: Kind, id: &str) -> Result<()>;
+
+    // ----- shadow -----
+    fn shadow(&self, kind: Kind, ghl_id: &str) -> Result<BTreeMap<String, Value>>;
+
+    /// Apply the result of reconciling one record, atomically.
+    fn commit(&self, commit: &Commit) -> Result<()>;
+
+    // ----- cursors and metadata -----
+    fn cursor(&self, name: &str) -> Result<Option<Value>>;
+    fn set_cursor(&self, name: &str, value: &Value) -> Result<()>;
+    fn meta(&self, key: &str) -> Result<Option<Value>>;
+    fn set_meta(&self, key: &str, value: &Value) -> Result<()>;
+
+    // ----- outbox -----
+    /// Record an intended write; an entry with the same key that is still pending is
+    /// returned instead of a new one.
+    fn enqueue(&self, entry: &NewOutbox) -> Result<OutboxEntry>;
+    fn finish(&self, id: i64, outcome: Outcome<'_>) -> Result<()>;
+    fn pending(&self) -> Result<Vec<OutboxEntry>>;
+    fn outbox_counts(&self) -> Result<BTreeMap<String, u64>>;
+
+    // ----- conflicts -----
+    /// Queue a manual conflict (one open entry per record and field).
+    fn add_conflict(&self, conflict: &NewConflict) -> Result<()>;
+    fn conflicts(&self, open_only: bool) -> Result<Vec<Conflict>>;
+    fn conflict(&self, id: i64) -> Result<Option<Conflict>>;
+    fn close_conflict(&self, id: i64, resolution: &str) -> Result<()>;
+    /// Open conflicts of one linked record, by field.
+    fn open_conflict_fields(&self, kind: Kind, ghl_id: &str) -> Result<Vec<String>>;
+
+    // ----- notes archive -----
+    fn archive_note(&self, note: &ArchivedNote) -> Result<()>;
+    fn search_notes(
+        &self,
+        query: &str,
+        contact: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<NoteHit>>;
+}
+
+/// Open the store a `HLBRIDGE_DATABASE_URL` names: `sqlite://PATH` (or a bare path).
+/// `postgres://` is recognised and refused until that backend exists.
+pub fn open(url: &str) -> Result<Arc<dyn StateStore>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(EngineError::Config(
+            "HLBRIDGE_DATABASE_URL: PostgreSQL is not supported yet; use sqlite://PATH".into(),
+        ));
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    if path.is_empty() {
+        return Err(EngineError::Config(
+            "HLBRIDGE_DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://hlbridge.sqlite"
+                .into(),
+        ));
+    }
+    if path.contains("://") {
+        return Err(EngineError::Config(format!(
+            "HLBRIDGE_DATABASE_URL: unsupported scheme in `{}`; use sqlite://PATH",
+            url.split("://").next().unwrap_or_default()
+        )));
+    }
+    Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
+        path,
+    ))?))
+}
