@@ -1,4 +1,10 @@
 //! Stateful local emulators of the GoHighLevel and Sellsy APIs.
+//!
+//! - [`ghl`]: the GHL API v2 emulator (`ghl::start`, `ghl::GhlConfig`), routed by the
+//!   generated operation table;
+//! - [`sellsy`]: the Sellsy API v2 emulator;
+//! - [`faults`]: fault injection (429, 5xx, slow, dropped connection, expired token)
+//!   shared by both.
 
 pub mod faults;
 pub mod ghl;
