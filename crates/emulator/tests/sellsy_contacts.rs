@@ -150,6 +150,22 @@ async fn validation_errors_name_the_fields() {
     let body: serde_json::Value = not_json.json().await.unwrap();
     assert_eq!(body["error"]["code"], 400);
 
+    let huge = api
+        .http
+        .post(format!("{}/contacts", api.emu.base_url))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"last_name\": \"{}\"}}",
+            "x".repeat(3 * 1024 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let body: serde_json::Value = huge.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 413);
+
     let search_without_filters = api.post("/contacts/search", json!({})).await;
     assert_eq!(search_without_filters.status, 400);
     assert!(search_without_filters.body["error"]["details"]["filters"].is_string());

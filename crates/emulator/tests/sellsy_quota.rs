@@ -44,9 +44,12 @@ async fn errors_carry_the_headers_too_and_quotas_report_usage() {
     let unknown = api.get("/nowhere").await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["error"]["code"], 404);
+    let wrong_method = api.delete("/contacts").await;
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.body["error"]["code"], 405);
     let quotas = api.get("/quotas").await;
     assert_eq!(quotas.status, 200);
-    assert_eq!(quotas.body["api_rate_minutes"]["used"], 3);
+    assert_eq!(quotas.body["api_rate_days"]["used"], 4);
     assert_eq!(
         quotas.body["api_rate_days"]["limit"],
         api.emu.state().config().quota_per_day

@@ -154,7 +154,7 @@ pub fn check_value(store: &Store, def: &Record, value: &Value) -> Result<Value, 
                 .get("currency")
                 .is_some_and(|c| c.is_null() || c.is_string());
             if amount_ok && currency_ok {
-                Ok(json!({ "amount": o["amount"], "currency": o["currency"] }))
+                Ok(json!({ "amount": o.get("amount"), "currency": o.get("currency") }))
             } else {
                 Err("must be {amount: numeric string, currency: string}".into())
             }
@@ -177,7 +177,7 @@ pub fn check_value(store: &Store, def: &Record, value: &Value) -> Result<Value, 
                 .get("unit_id")
                 .is_some_and(|u| u.is_null() || u.as_i64().is_some_and(|id| units.contains(&id)));
             if number_ok && unit_ok {
-                Ok(json!({ "number": o["number"], "unit_id": o["unit_id"] }))
+                Ok(json!({ "number": o.get("number"), "unit_id": o.get("unit_id") }))
             } else {
                 Err("must be {number: numeric string, unit_id: a unit of the field}".into())
             }

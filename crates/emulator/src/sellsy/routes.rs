@@ -28,6 +28,7 @@ pub fn app(state: Arc<SellsyState>) -> Router {
     let api = api_routes()
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn(error_envelope))
         .layer(middleware::from_fn_with_state(state.clone(), plan_quota))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -66,6 +67,23 @@ fn fault_injector(state: &Arc<SellsyState>) -> FaultInjector {
         };
         error.into_response()
     })
+}
+
+/// Errors produced by the framework itself (a body over the size limit, an undecodable
+/// path segment) come as plain text; give them Sellsy's JSON envelope like every other error.
+async fn error_envelope(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !status.is_client_error() && !status.is_server_error() || is_json {
+        return response;
+    }
+    let message = status.canonical_reason().unwrap_or("Request refused");
+    ApiError::new(status, "request_error", message).into_response()
 }
 
 /// Writes answer 402 while the account's plan quota is marked as reached.
