@@ -436,6 +436,44 @@ pub fn apply(t: &mut TableIr) -> Result<()> {
         obj(resp),
     )?;
 
+    // (5) Calendar events and blocked slots type their times as `object` without properties;
+    // the API (and the spec's own examples, and the Appointment webhook schema) send ISO
+    // 8601 strings such as `2023-09-25T16:00:00+05:30`.
+    for (schema, names) in [
+        (
+            "calendars.CalendarEventDTO",
+            &["startTime", "endTime", "dateAdded", "dateUpdated"][..],
+        ),
+        (
+            "calendars.BlockedSlotSuccessfulResponseDto",
+            &["startTime", "endTime"][..],
+        ),
+    ] {
+        retype_object_fields(t, schema, names, TyIr::String)?;
+    }
+
+    Ok(())
+}
+
+/// Retype fields the spec declares as property-less objects, checking it still does.
+fn retype_object_fields(t: &mut TableIr, schema: &str, names: &[&str], ty: TyIr) -> Result<()> {
+    let s = t.schemas.get_mut(schema).with_context(|| {
+        format!("override expects schema {schema}, which the spec no longer has")
+    })?;
+    for name in names {
+        let f = s
+            .fields
+            .iter_mut()
+            .find(|f| f.name == *name)
+            .with_context(|| format!("{schema} has no field {name}"))?;
+        if f.ty != TyIr::Object(None) {
+            bail!(
+                "{schema}.{name} is now {:?} in the spec; review this override",
+                f.ty
+            );
+        }
+        f.ty = ty.clone();
+    }
     Ok(())
 }
 
