@@ -293,15 +293,27 @@ impl Operation {
         self.params.iter().find(|p| p.name == name)
     }
 
-    /// Fill the path template. Values are percent-encoded as one path segment.
-    pub fn render_path(&self, mut lookup: impl FnMut(&str) -> Option<String>) -> Result<String, String> {
+    /// Fill the path template. Values are percent-encoded as one path segment; empty,
+    /// `.` and `..` values are refused. The error says which parameter is wrong.
+    pub fn render_path(
+        &self,
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<String, String> {
         let mut out = String::with_capacity(self.path.len() + 16);
         let mut rest = self.path;
         while let Some(start) = rest.find('{') {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').ok_or_else(|| format!("bad path template {}", self.path))? + start;
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| format!("bad path template {}", self.path))?
+                + start;
             let name = &rest[start + 1..end];
-            let value = lookup(name).ok_or_else(|| name.to_string())?;
+            let value = lookup(name).ok_or_else(|| format!("missing path parameter {name:?}"))?;
+            if value.is_empty() || value == "." || value == ".." {
+                // A dot segment would be resolved away by URL normalisation and reach
+                // another endpoint (e.g. `/contacts/X/tasks/..` → `/contacts/X`).
+                return Err(format!("path parameter {name:?} cannot be {value:?}"));
+            }
             out.push_str(&encode_segment(&value));
             rest = &rest[end + 1..];
         }
@@ -390,13 +402,19 @@ impl Table {
     }
 
     /// Find the operation serving `method path`, preferring the most specific template.
-    pub fn route(&self, method: Method, path: &str) -> Option<(&'static Operation, Vec<(&'static str, String)>)> {
+    pub fn route(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Option<(&'static Operation, Vec<(&'static str, String)>)> {
         let mut best: Option<(&'static Operation, Vec<(&'static str, String)>)> = None;
         for op in self.distinct().filter(|op| op.method == method) {
             if let Some(params) = op.match_path(path) {
                 let better = match &best {
                     None => true,
-                    Some((b, _)) => template_specificity(op.path).1 > template_specificity(b.path).1,
+                    Some((b, _)) => {
+                        template_specificity(op.path).1 > template_specificity(b.path).1
+                    }
                 };
                 if better {
                     best = Some((op, params));
@@ -418,8 +436,15 @@ mod tests {
 
     #[test]
     fn template_matching_extracts_params() {
-        let got = match_template("/contacts/{contactId}/notes/{id}", "/contacts/abc/notes/n%201").unwrap();
-        assert_eq!(got, vec![("contactId", "abc".to_string()), ("id", "n 1".to_string())]);
+        let got = match_template(
+            "/contacts/{contactId}/notes/{id}",
+            "/contacts/abc/notes/n%201",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![("contactId", "abc".to_string()), ("id", "n 1".to_string())]
+        );
         assert!(match_template("/contacts/", "/contacts").is_some());
         assert!(match_template("/contacts/{id}", "/contacts/").is_none());
         assert!(match_template("/contacts/{id}", "/contacts/a/b").is_none());
@@ -427,6 +452,9 @@ mod tests {
 
     #[test]
     fn specificity_prefers_literals() {
-        assert!(template_specificity("/contacts/search").1 > template_specificity("/contacts/{contactId}").1);
+        assert!(
+            template_specificity("/contacts/search").1
+                > template_specificity("/contacts/{contactId}").1
+        );
     }
 }

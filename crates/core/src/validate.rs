@@ -519,7 +519,7 @@ impl BodyChecker<'_> {
                     self.depth += 1;
                     for (i, item) in items.iter().enumerate() {
                         let item_path = format!("{path}[{i}]");
-                        if item.is_null() {
+                        if item.is_null() && **inner != Ty::Any {
                             self.push(&item_path, Problem::Missing);
                         } else {
                             self.check(inner, item, &item_path);

@@ -12,24 +12,29 @@ use crate::client::{CallInput, GhlClient};
 /// Default page size where the caller gave none (the common maximum of GHL lists).
 const DEFAULT_LIMIT: usize = 100;
 
-/// The items of one response body: the array under the operation's response key, or
-/// the body itself when it is an array, or a nested `{messages: {messages: [...]}}`.
+/// The items of one response body: the array under the operation's response key (or
+/// the body itself when it is an array); for the nested messages style the array inside
+/// `{messages: {messages: [...]}}`; for a single-object response, that object.
 pub fn items_of(op: &Operation, body: &Value) -> Vec<Value> {
     if let Value::Array(items) = body {
         return items.clone();
     }
     let keyed = op.response_key.and_then(|k| body.get(k));
-    let found = keyed.or_else(|| {
-        body.as_object()
-            .and_then(|m| m.values().find(|v| v.is_array()))
-    });
-    match found {
+    match keyed {
         Some(Value::Array(items)) => items.clone(),
-        Some(Value::Object(inner)) => inner
+        Some(Value::Object(inner)) if op.pagination == Pagination::LastMessageId => inner
             .values()
             .find_map(|v| v.as_array().cloned())
             .unwrap_or_default(),
-        _ => Vec::new(),
+        Some(other) => vec![other.clone()],
+        None => match body
+            .as_object()
+            .and_then(|m| m.values().find(|v| v.is_array()))
+        {
+            Some(Value::Array(items)) if op.pagination != Pagination::None => items.clone(),
+            _ if body.is_null() => Vec::new(),
+            _ => vec![body.clone()],
+        },
     }
 }
 

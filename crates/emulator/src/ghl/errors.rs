@@ -129,7 +129,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.body())).into_response()
+        // GHL returns a traceId with every response, errors included.
+        let mut body = self.body();
+        if let Value::Object(map) = &mut body {
+            map.entry("traceId")
+                .or_insert_with(|| Value::String(super::ids::trace_id()));
+        }
+        (self.status(), Json(body)).into_response()
     }
 }
 
