@@ -33,27 +33,77 @@ impl SortValue {
     }
 }
 
-/// Position after which a seek page starts.
+/// Position after which a seek page starts: the last row's sort value and id.
+///
+/// Tokens this emulator did not write are read leniently, as the spec's own examples
+/// are not all JSON (`[2014-01-01,598]`, `["11"]`): the last item is the id, the first (if
+/// any other) the sort value. A sort value of another kind than the list's order (or none)
+/// makes the seek go by id alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeekKey {
-    pub value: SortValue,
+    pub value: Option<SortValue>,
     pub id: i64,
 }
 
 impl SeekKey {
     pub fn encode(&self) -> String {
-        STANDARD.encode(json!([self.value.to_json(), self.id]).to_string())
+        let value = self
+            .value
+            .as_ref()
+            .map(SortValue::to_json)
+            .unwrap_or(Value::Null);
+        STANDARD.encode(json!([value, self.id]).to_string())
     }
 
     pub fn decode(token: &str) -> Option<Self> {
         let bytes = STANDARD.decode(token.trim()).ok()?;
-        let array: Vec<Value> = serde_json::from_slice(&bytes).ok()?;
-        match array.as_slice() {
-            [value, id] => Some(SeekKey {
-                value: SortValue::from_json(value)?,
-                id: id.as_i64()?,
+        let text = std::str::from_utf8(&bytes).ok()?;
+        match serde_json::from_str::<Vec<Value>>(text) {
+            Ok(items) => Self::from_items(&items),
+            Err(_) => Self::from_loose_list(text),
+        }
+    }
+
+    fn from_items(items: &[Value]) -> Option<Self> {
+        let id = match items.last()? {
+            Value::Number(n) => n.as_i64()?,
+            Value::String(s) => s.trim().parse().ok()?,
+            _ => return None,
+        };
+        let value = if items.len() > 1 {
+            SortValue::from_json(&items[0])
+        } else {
+            None
+        };
+        Some(SeekKey { value, id })
+    }
+
+    /// `[2014-01-01,598]`: a bracketed list of bare words.
+    fn from_loose_list(text: &str) -> Option<Self> {
+        let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?;
+        let parts: Vec<&str> = inner
+            .split(',')
+            .map(|p| p.trim().trim_matches('"'))
+            .collect();
+        let id = parts.last()?.parse().ok()?;
+        let value = match parts.as_slice() {
+            [first, _, ..] => Some(match first.parse::<i64>() {
+                Ok(n) => SortValue::Int(n),
+                Err(_) => SortValue::Text(first.to_string()),
             }),
             _ => None,
+        };
+        Some(SeekKey { value, id })
+    }
+
+    /// This position against a row at (`key`, `id`), ascending: `Less` when the row
+    /// comes after it.
+    fn cmp_row(&self, key: &SortValue, id: i64) -> std::cmp::Ordering {
+        match &self.value {
+            Some(v) if std::mem::discriminant(v) == std::mem::discriminant(key) => {
+                (v, self.id).cmp(&(key, id))
+            }
+            _ => self.id.cmp(&id),
         }
     }
 }
@@ -95,11 +145,10 @@ pub fn paginate<T>(mut rows: Vec<Row<T>>, query: &ListQuery) -> (Vec<T>, Value) 
                 .filter(|row| match after {
                     None => true,
                     Some(k) => {
-                        let here = (&row.key, row.id);
-                        let there = (&k.value, k.id);
+                        let order = k.cmp_row(&row.key, row.id);
                         match query.direction {
-                            Direction::Asc => here > there,
-                            Direction::Desc => here < there,
+                            Direction::Asc => order.is_lt(),
+                            Direction::Desc => order.is_gt(),
                         }
                     }
                 })
@@ -107,7 +156,7 @@ pub fn paginate<T>(mut rows: Vec<Row<T>>, query: &ListQuery) -> (Vec<T>, Value) 
                 .collect();
             let token = match (page.last(), after) {
                 (Some(last), _) => SeekKey {
-                    value: last.key.clone(),
+                    value: Some(last.key.clone()),
                     id: last.id,
                 }
                 .encode(),
@@ -138,11 +187,21 @@ mod tests {
     #[test]
     fn seek_tokens_round_trip() {
         let key = SeekKey {
-            value: SortValue::Text("Doe".into()),
+            value: Some(SortValue::Text("Doe".into())),
             id: 598,
         };
         assert_eq!(SeekKey::decode(&key.encode()), Some(key));
         assert_eq!(SeekKey::decode("SoIxNyJd"), None);
+        let documented = SeekKey::decode("WzIwMTQtMDEtMDEsNTk4XQ==").unwrap();
+        assert_eq!(documented.id, 598);
+        assert_eq!(documented.value, Some(SortValue::Text("2014-01-01".into())));
+        assert_eq!(
+            SeekKey::decode("WyIxMSJd"),
+            Some(SeekKey {
+                value: None,
+                id: 11
+            })
+        );
         assert_eq!(SeekKey::decode("not base64!"), None);
     }
 }

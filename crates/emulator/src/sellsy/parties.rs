@@ -462,8 +462,10 @@ pub async fn update(
     if verify {
         return respond::no_content();
     }
+    let mut writable = object.clone();
+    writable.remove("created");
     let record = touch(&mut store, party, id, |record| {
-        copy_all(object, &rules, record);
+        copy_all(&writable, &rules, record);
         normalise(record);
     })?;
     state.notify(&store, party.change(&record, "updated"));

@@ -62,7 +62,8 @@ pub const CONTACT_COMMON: &[Rule] = &[
     nullable("owner_id", ID),
 ];
 pub const CONTACT_CREATE: &[Rule] = &[required("last_name", text(200)), field("created", DateTime)];
-pub const CONTACT_UPDATE: &[Rule] = &[nullable("last_name", text(200))];
+/// `created` is read-only on update: checked, then ignored.
+pub const CONTACT_UPDATE: &[Rule] = &[nullable("last_name", text(200)), field("created", DateTime)];
 
 /// Shared by companies and individuals.
 pub const THIRD_COMMON: &[Rule] = &[

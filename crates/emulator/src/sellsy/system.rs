@@ -39,11 +39,11 @@ pub fn seed_staffs(store: &mut Store) {
 pub async fn staff(state: Arc<SellsyState>, id: String) -> Reply {
     let staff_id = if id == "me" {
         ME
+    } else if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+        id.parse::<i64>()
+            .map_err(|_| ApiError::not_found("Staff", &id))?
     } else {
-        match id.parse::<i64>() {
-            Ok(n) if n > 0 && id.chars().all(|c| c.is_ascii_digit()) => n,
-            _ => return Err(ApiError::invalid_field("id", "must be a staff id or `me`")),
-        }
+        return Err(ApiError::invalid_field("id", "must be a staff id or `me`"));
     };
     let store = state.store();
     let staff = store
