@@ -7,6 +7,7 @@ mod ops_cmd;
 mod output;
 mod sellsy_cmd;
 mod up_cmd;
+mod watch_cmd;
 
 use clap::{Parser, Subcommand};
 use output::Exit;
@@ -33,6 +34,8 @@ enum Command {
     Ghl(ghl_cmd::GhlArgs),
     /// Call a Sellsy operation.
     Sellsy(sellsy_cmd::SellsyArgs),
+    /// Poll a read operation and print each new or changed item once (JSON lines).
+    Watch(watch_cmd::WatchArgs),
     /// Serve the local GHL and Sellsy emulators.
     Emulator(emulator_cmd::EmulatorArgs),
     /// The main job: the sandbox (both emulators with demo data) when no credentials are set.
@@ -71,6 +74,7 @@ fn main() {
             } => ops_cmd::run(&args),
             Command::Ghl(args) => ghl_cmd::run(args).await as i32,
             Command::Sellsy(args) => sellsy_cmd::run(args).await as i32,
+            Command::Watch(args) => watch_cmd::run(args).await as i32,
             Command::Emulator(args) => report(emulator_cmd::run(args).await),
             Command::Up(args) => report(up_cmd::run(args).await),
         }

@@ -24,6 +24,7 @@ pub mod reconcile;
 pub mod report;
 pub mod sides;
 pub mod store;
+pub mod triggers;
 
 pub use config::EngineConfig;
 pub use engine::{Budgets, Engine};
