@@ -33,12 +33,29 @@ pub struct Contact {
     pub invoicing_address_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
+    /// Channels the contact accepts: `sms`, `phone`, `email`, `postal_mail`, `custom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marketing_campaigns_subscriptions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Contact {
+    /// `first_name last_name`, trimmed.
+    pub fn full_name(&self) -> String {
+        let first = self.first_name.as_deref().unwrap_or_default();
+        let last = self.last_name.as_deref().unwrap_or_default();
+        format!("{first} {last}").trim().to_string()
+    }
+
+    /// The `_embed` block, when embeds were requested.
+    pub fn embedded(&self) -> Option<&Value> {
+        self.extra.get("_embed")
+    }
 }
 
 /// A company (B2B third party).
@@ -58,6 +75,9 @@ pub struct Company {
     pub phone_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_archived: Option<bool>,
+    /// The contact holding the main role (read-only; set through the link's roles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_contact_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

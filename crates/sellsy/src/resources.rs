@@ -31,6 +31,9 @@ pub(crate) fn to_body<T: serde::Serialize>(v: &T) -> Result<Value> {
             "delivery_address_id",
             "owner",
             "_embed",
+            "main_contact_id",
+            "dunning_contact_id",
+            "invoicing_contact_id",
         ] {
             map.remove(key);
         }

@@ -3,6 +3,23 @@
 //! Serves the API under `/v2/...` and the OAuth server under `/oauth2/...` from one
 //! listener. State lives in memory; see [`SellsyState`] for what tests can inspect.
 //!
+//! What it does, briefly (the spec in `shared/specs/sellsy` is the reference):
+//! - `/v2` needs `Authorization: Bearer <jwt>` from the OAuth server (or
+//!   [`SellsyState::mint_access_token`]); every response carries the four
+//!   `X-Quota-Remaining-By-*` headers, and a spent window answers 429. Windows are aligned
+//!   on the clock (second, minute, UTC day, month); requests count even when they fail.
+//! - Errors use `{"error":{"code","message","context","details"}}`; `details` names each
+//!   offending field (`last_name`, `filters.email`, `related[0].id`, `[2].value`).
+//! - Lists page by seek token (base64 of `[sort value, id]`) unless `offset` is an
+//!   integer; `limit` is 0..=100 (default 25), numeric offsets stop at 100 000.
+//! - Writes that document `verify` answer 204 without saving when `verify=true`; PUT
+//!   is partial; creates answer 201, deletes 204, links 201 (new) or 200 (existing).
+//! - Changes to contacts (`people.*`), companies and individuals (`client|prospect|supplier.*`),
+//!   tasks (`task.*`) and comments (`comment.*`) are posted to the subscribed http
+//!   webhooks, signed `hex(sha1(secret + body))`, as JSON or as form `notif=<json>`.
+//! - Test hooks: [`SellsyState::set_plan_quota_reached`] (writes answer 402),
+//!   [`SellsyState::faults`] (fault shares at runtime), [`SellsyState::deliveries`].
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use hlbridge_emulator::sellsy::{start, SellsyConfig};
