@@ -259,3 +259,89 @@ async fn idempotent_calls_survive_twenty_percent_server_errors() {
     assert!(served_5xx > 10, "faults were injected ({served_5xx})");
     assert!(ExecutorStats::get(&client.executor().stats().retries) > 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn location_token_is_minted_from_an_agency_token_and_refreshed_by_minting_again() {
+    let emu = emulator(GhlConfig {
+        agency_token: Some("pit-agency".into()),
+        ..GhlConfig::default()
+    })
+    .await;
+    let company = emu.state().config().company_id.clone();
+    let agency = Arc::new(
+        GhlClient::builder()
+            .base_url(&emu.base_url)
+            .auth(GhlAuth::AgencyToken("pit-agency".into()))
+            .company_id(&company)
+            .build()
+            .unwrap(),
+    );
+    // An agency token cannot call a location operation: refused before sending.
+    let before = emu.state().stats().requests;
+    let refused = agency.contacts().get("x").await.unwrap_err();
+    assert!(
+        matches!(refused, hlbridge_core::Error::NotPermitted(_)),
+        "{refused}"
+    );
+    assert_eq!(emu.state().stats().requests, before);
+
+    let minter = Arc::new(hlbridge_ghl::oauth::LocationTokenMinter::new(
+        agency, &company, LOCATION,
+    ));
+    let tokens = minter.mint().await.unwrap();
+    assert_eq!(tokens.extra_str("locationId"), Some(LOCATION));
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::default());
+    let manager =
+        Arc::new(TokenManager::create("ghl:minted", store, Some(minter), tokens).unwrap());
+    let client = oauth_client(&emu, manager.clone());
+    let id = new_contact(&client, 7).await;
+    emu.state().expire_tokens();
+    assert_eq!(client.contacts().get(&id).await.unwrap().id, id);
+    assert_eq!(
+        manager.refresh_count(),
+        1,
+        "an expired location token is minted again"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_show_in_debug_output() {
+    let client = GhlClient::builder()
+        .base_url("http://127.0.0.1:9")
+        .auth(GhlAuth::LocationToken("pit-SECRET-value".into()))
+        .location_id(LOCATION)
+        .build()
+        .unwrap();
+    let shown = format!("{client:?} {:?}", client.auth());
+    assert!(!shown.contains("SECRET"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_daily_limit_stops_calls_at_once() {
+    let emu = emulator(GhlConfig {
+        daily_limit: 4,
+        ..GhlConfig::default()
+    })
+    .await;
+    let client = pit_client(&emu, Arc::new(RateBudget::ghl_default()));
+    let id = new_contact(&client, 9).await;
+    for _ in 0..3 {
+        client.contacts().get(&id).await.unwrap();
+    }
+    let sent = emu.state().stats().requests;
+    let err = client.contacts().get(&id).await.unwrap_err();
+    assert!(
+        matches!(err, hlbridge_core::Error::DailyLimitReached { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("daily"), "{err}");
+    assert_eq!(
+        emu.state().stats().requests,
+        sent,
+        "nothing sent once the day is spent"
+    );
+    assert_eq!(
+        ExecutorStats::get(&client.executor().stats().responses_429),
+        0
+    );
+}
