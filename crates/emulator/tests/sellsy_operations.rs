@@ -526,6 +526,23 @@ async fn tasks_need_label_due_date_and_related() {
     assert_eq!(task.body["label"]["id"], 1);
     assert_eq!(task.body["_embed"]["contact"]["last_name"], "T");
     let id = id_of(&task);
+    let before = api.emu.state().store().tasks.len();
+    let dry = api
+        .post("/tasks?verify=true", json!({"label_id": 1, "due_date": "2030-01-01T00:00:00+00:00", "related": [{"type": "contact", "id": contact}]}))
+        .await;
+    assert_eq!(dry.status, 204);
+    assert_eq!(api.emu.state().store().tasks.len(), before);
+    let dry_update = api
+        .put(
+            &format!("/tasks/{id}?verify=true"),
+            json!({"title": "not saved"}),
+        )
+        .await;
+    assert_eq!(dry_update.status, 204);
+    assert_eq!(
+        api.get(&format!("/tasks/{id}")).await.body["title"],
+        Value::Null
+    );
     let unlinked = api
         .put(&format!("/tasks/{id}"), json!({"related": []}))
         .await;

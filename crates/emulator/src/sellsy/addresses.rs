@@ -185,14 +185,23 @@ pub async fn list(state: Arc<SellsyState>, contact: String, raw: Option<String>)
     respond::list(rows, &list, &fields, |r| Value::Object(r.clone()))
 }
 
-pub async fn create(state: Arc<SellsyState>, contact: String, body: Bytes) -> Reply {
+pub async fn create(
+    state: Arc<SellsyState>,
+    contact: String,
+    raw: Option<String>,
+    body: Bytes,
+) -> Reply {
     let contact = parse_id(&contact, "Contact")?;
+    let verify = QueryParams::parse(raw.as_deref()).verify()?;
     let body = json_body(&body)?;
     let mut store = state.store();
     if !store.contacts.contains(contact) {
         return Err(ApiError::not_found("Contact", contact));
     }
     let object = check_object(&body, &[COMMON, CREATE])?;
+    if verify {
+        return respond::no_content();
+    }
     let id = insert(&mut store, contact, object);
     let contact_record = touch(&mut store, Party::Contact, contact, |_| {})?;
     state.notify(&store, Party::Contact.change(&contact_record, "updated"));
@@ -211,13 +220,23 @@ pub async fn get(state: Arc<SellsyState>, contact: String, id: String) -> Reply 
     ))
 }
 
-pub async fn update(state: Arc<SellsyState>, contact: String, id: String, body: Bytes) -> Reply {
+pub async fn update(
+    state: Arc<SellsyState>,
+    contact: String,
+    id: String,
+    raw: Option<String>,
+    body: Bytes,
+) -> Reply {
     let contact = parse_id(&contact, "Contact")?;
     let id = parse_id(&id, "Address")?;
+    let verify = QueryParams::parse(raw.as_deref()).verify()?;
     let body = json_body(&body)?;
     let mut store = state.store();
     owned(&store, contact, id)?;
     let object = check_object(&body, &[COMMON, UPDATE])?;
+    if verify {
+        return respond::no_content();
+    }
     if let Some(address) = store.addresses.get_mut(id) {
         copy_writable(object, COMMON, address);
         copy_writable(object, UPDATE, address);

@@ -158,15 +158,20 @@ fn api_routes() -> Router<Arc<SellsyState>> {
         .route(
             "/{id}/addresses",
             get(|State(s): St, Path(id): Path<String>, RawQuery(q): Q| addresses::list(s, id, q))
-                .post(|State(s): St, Path(id): Path<String>, b: Bytes| addresses::create(s, id, b)),
+                .post(
+                    |State(s): St, Path(id): Path<String>, RawQuery(q): Q, b: Bytes| {
+                        addresses::create(s, id, q, b)
+                    },
+                ),
         )
         .route(
             "/{id}/addresses/{address}",
             get(|State(s): St, Path((id, a)): Path<(String, String)>| addresses::get(s, id, a))
                 .put(
-                    |State(s): St, Path((id, a)): Path<(String, String)>, b: Bytes| {
-                        addresses::update(s, id, a, b)
-                    },
+                    |State(s): St,
+                     Path((id, a)): Path<(String, String)>,
+                     RawQuery(q): Q,
+                     b: Bytes| { addresses::update(s, id, a, q, b) },
                 )
                 .delete(|State(s): St, Path((id, a)): Path<(String, String)>| {
                     addresses::delete(s, id, a)
@@ -284,7 +289,11 @@ fn api_routes() -> Router<Arc<SellsyState>> {
         .route(
             "/{id}",
             get(|State(s): St, Path(id): Path<String>| webhooks::get(s, id))
-                .put(|State(s): St, Path(id): Path<String>, b: Bytes| webhooks::update(s, id, b))
+                .put(
+                    |State(s): St, Path(id): Path<String>, RawQuery(q): Q, b: Bytes| {
+                        webhooks::update(s, id, q, b)
+                    },
+                )
                 .delete(|State(s): St, Path(id): Path<String>| webhooks::delete(s, id)),
         );
     Router::new()

@@ -314,12 +314,16 @@ fn apply(store: &Store, body: &Map<String, Value>, record: &mut Record) {
 
 pub async fn create(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -> Reply {
     let q = QueryParams::parse(raw.as_deref());
+    let verify = q.verify()?;
     let embeds = q.embeds(EMBEDS, false)?;
     let fields = q.fields()?;
     let body = json_body(&body)?;
     let object = check_object(&body, &[UPDATE, CREATE])?;
     let mut store = state.store();
     check_references(&store, object)?;
+    if verify {
+        return respond::no_content();
+    }
     let record = insert(&mut store, object);
     state.notify(&store, change(&record, "created"));
     respond::created(super::projection::project(
@@ -356,6 +360,7 @@ pub async fn update(
 ) -> Reply {
     let id = parse_id(&id, "Task")?;
     let q = QueryParams::parse(raw.as_deref());
+    let verify = q.verify()?;
     let embeds = q.embeds(EMBEDS, false)?;
     let fields = q.fields()?;
     let body = json_body(&body)?;
@@ -365,6 +370,9 @@ pub async fn update(
     }
     let object = check_object(&body, &[UPDATE])?;
     check_references(&store, object)?;
+    if verify {
+        return respond::no_content();
+    }
     let mut record = store.tasks.get(id).cloned().unwrap_or_default();
     apply(&store, object, &mut record);
     record.insert("updated".into(), Value::String(clock::now_string()));

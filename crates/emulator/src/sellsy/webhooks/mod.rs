@@ -181,7 +181,9 @@ fn rows(state: &SellsyState, raw: Option<String>, filters: Option<Map<String, Va
 }
 
 pub async fn create(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -> Reply {
-    let fields = QueryParams::parse(raw.as_deref()).fields()?;
+    let q = QueryParams::parse(raw.as_deref());
+    let fields = q.fields()?;
+    let verify = q.verify()?;
     let body = json_body(&body)?;
     let object = check_object(&body, &[EDIT, CREATE])?;
     let now = clock::now_string();
@@ -195,6 +197,9 @@ pub async fn create(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -
     };
     apply(object, &mut record, &[EDIT, CREATE]);
     check_semantics(&record)?;
+    if verify {
+        return respond::no_content();
+    }
     let mut store = state.store();
     let id = store.webhooks.insert(record);
     let record = store.webhooks.get(id).cloned().unwrap_or_default();
@@ -211,8 +216,14 @@ pub async fn get(state: Arc<SellsyState>, id: String) -> Reply {
     respond::ok(Value::Object(hook.clone()))
 }
 
-pub async fn update(state: Arc<SellsyState>, id: String, body: Bytes) -> Reply {
+pub async fn update(
+    state: Arc<SellsyState>,
+    id: String,
+    raw: Option<String>,
+    body: Bytes,
+) -> Reply {
     let id = parse_id(&id, "Webhook")?;
+    let verify = QueryParams::parse(raw.as_deref()).verify()?;
     let body = json_body(&body)?;
     let mut store = state.store();
     let hook = store
@@ -223,6 +234,9 @@ pub async fn update(state: Arc<SellsyState>, id: String, body: Bytes) -> Reply {
     let mut updated = hook.clone();
     apply(object, &mut updated, &[EDIT]);
     check_semantics(&updated)?;
+    if verify {
+        return respond::no_content();
+    }
     updated.insert("updated".into(), Value::String(clock::now_string()));
     *hook = updated.clone();
     respond::ok(Value::Object(updated))
