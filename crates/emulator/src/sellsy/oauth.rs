@@ -14,9 +14,9 @@ use axum::response::{Html, IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use hlbridge_sellsy::oauth::Pkce;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::query::QueryParams;
 use super::{clock, SellsyState};
@@ -60,11 +60,6 @@ fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// `base64url(sha256(verifier))`, the S256 code challenge.
-pub fn s256_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 fn is_pkce_string(s: &str) -> bool {
@@ -283,7 +278,7 @@ pub async fn access_tokens(
                 );
             }
             let verifier = param("code_verifier");
-            if !is_pkce_string(&verifier) || s256_challenge(&verifier) != grant.challenge {
+            if !is_pkce_string(&verifier) || Pkce::challenge_of(&verifier) != grant.challenge {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_grant",

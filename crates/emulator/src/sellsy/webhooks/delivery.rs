@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use hlbridge_sellsy::webhook::signature;
 use serde_json::{json, Map, Value};
-use sha1::{Digest, Sha1};
 use tokio::sync::mpsc;
 
 use super::super::state::{Delivery, ME};
@@ -81,14 +81,6 @@ impl Change {
         }
         Value::Object(p)
     }
-}
-
-/// `hex(sha1(secret + body))`, the `X-Webhook-Signature` header.
-pub fn signature(secret: &str, body: &str) -> String {
-    let mut h = Sha1::new();
-    h.update(secret.as_bytes());
-    h.update(body.as_bytes());
-    hex::encode(h.finalize())
 }
 
 struct Outgoing {
@@ -210,7 +202,7 @@ impl SellsyState {
                     .to_string(),
                 event: event.clone(),
                 content_type: content_type.to_string(),
-                signature: signature(self.webhook_secret(), &body),
+                signature: signature(self.webhook_secret(), body.as_bytes()),
                 body,
                 status: None,
             };
