@@ -18,6 +18,7 @@ pub mod optable;
 pub mod paging;
 pub mod rate;
 pub mod retry;
+pub mod schema_check;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -1,4 +1,4 @@
-//! Auth, Version header, routing errors and the 501 for unserved operations.
+//! Auth, Version header, routing errors and the generic layer behind unserved operations.
 
 #[path = "ghl_support.rs"]
 mod support;
@@ -134,19 +134,15 @@ async fn unknown_path_is_nest_404() {
 }
 
 #[tokio::test]
-async fn unserved_operation_is_501_never_a_fake_success() {
+async fn operations_without_a_specific_handler_are_served_generically_never_501() {
     let emu = emulator(GhlConfig::default()).await;
     let api = Api::new(&emu);
     let (status, body) = api
         .get("/invoices/?altId=loc-emulator&altType=location&limit=10&offset=0")
         .await;
-    assert_eq!(status, 501, "{body}");
-    assert_eq!(body["operationId"], "invoices.list-invoices");
-    assert_eq!(
-        body["message"],
-        "operation invoices.list-invoices is not emulated yet"
-    );
-    // Validation still applies before the 501.
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["invoices"], json!([]), "{body}");
+    // Validation still applies first.
     let (status, body) = api.get("/invoices/").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"], "Unprocessable Entity");

@@ -16,7 +16,7 @@
 //! 5. body decoding (JSON, or form for form operations; malformed JSON → 400);
 //! 6. table validation (`hlbridge_core::validate`) → 422 with class-validator messages;
 //! 7. `locationId` in the query or body must be the token's location → 403;
-//! 8. the handler, or 501 `operation <id> is not emulated yet`.
+//! 8. the handler, or the generic layer ([`super::generic`]) for operations without one.
 //!
 //! Every response of the pipeline carries the five `X-RateLimit-*` headers.
 
@@ -114,7 +114,8 @@ fn pipeline(
         check_location(g, &query, body.as_ref())?;
     }
 
-    let handler = handler_for(op.id).ok_or(ApiError::NotEmulated(op.id))?;
+    // Operations without a specific handler are served by the generic layer.
+    let handler = handler_for(op.id).unwrap_or(Handler::Store(super::generic::serve));
     let ctx = Ctx {
         op,
         grant,

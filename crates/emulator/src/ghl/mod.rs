@@ -36,6 +36,7 @@ pub mod control;
 pub mod custom_fields;
 pub mod dispatch;
 pub mod errors;
+pub mod generic;
 pub mod ids;
 pub mod notes;
 pub mod oauth;

@@ -41,6 +41,8 @@ pub struct Store {
     pub appointments: HashMap<String, Vec<Value>>,
     pub custom_fields: Vec<CustomFieldDef>,
     pub allow_duplicates: bool,
+    /// Records of the operations served by the generic layer.
+    pub generic: super::generic::GenericStore,
     pub rng: StdRng,
     last_timestamp: DateTime<Utc>,
 }
@@ -61,6 +63,7 @@ impl Store {
             appointments: HashMap::new(),
             custom_fields,
             allow_duplicates,
+            generic: Default::default(),
             rng,
             last_timestamp: DateTime::<Utc>::MIN_UTC,
         }

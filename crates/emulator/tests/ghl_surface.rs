@@ -1,0 +1,615 @@
+//! The whole official v2 surface against the GHL emulator: every one of the table's
+//! 576 operations is called with valid input generated from the table and its response
+//! checked against the operation's response schema; then one invalid input per
+//! operation must be refused with a 4xx. No operation may answer 5xx or 501.
+//!
+//! Valid input: required path, query and body values of the declared types (enums'
+//! first value, `locationId` = the token's location, ids of records created earlier in
+//! the walk where the resource is created through the API, random GHL-shaped ids
+//! otherwise), the agency token for Agency-only operations. The walk creates first
+//! (parents before children), then reads, updates and acts, and deletes last (children
+//! first).
+//!
+//! Operations served by the generic layer must succeed with their documented status;
+//! operations with a specific handler may refuse generated input that breaks a rule of
+//! theirs (a 4xx, e.g. a calendar slot that is not free) but never fail.
+
+#[path = "ghl_support.rs"]
+mod support;
+
+use std::collections::HashMap;
+
+use hlbridge_core::optable::{BodyEncoding, Method, Operation, TokenType, Ty};
+use hlbridge_core::schema_check::{check_value, Strictness};
+use hlbridge_emulator::ghl::generic::resources::{role, split_item, trimmed, Role};
+use hlbridge_emulator::ghl::generic::{self, resources};
+use hlbridge_emulator::ghl::routes::handler_for;
+use hlbridge_emulator::ghl::{GhlConfig, GhlEmulator};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+use support::{client, emulator, roomy};
+
+const AGENCY_TOKEN: &str = "pit-agency-surface";
+const TABLE: &hlbridge_core::optable::Table = &hlbridge_ghl::TABLE;
+
+/// Operations whose documented response cannot be produced as the spec states it,
+/// because of a spec defect corrected in `xtask/src/ghl_overrides.rs` (op id → why).
+/// Empty: every override already reaches the table, so the table's response types are
+/// the corrected ones.
+const RESPONSE_DEFECTS: &[(&str, &str)] = &[];
+
+/// Specific handlers (other modules) whose answers do not match the table's response
+/// type yet; reported to their owners, listed so the walk keeps guarding the rest. Only
+/// the response check is waived: a 5xx or a 501 still fails.
+const REPORTED_ELSEWHERE: &[(&str, &str)] = &[
+    // The spec documents a single association object (notes §10 lists the defect) while
+    // the handler answers the real `{associations[], total}`; needs an override entry.
+    (
+        "associations.find-associations",
+        "spec defect without an override yet",
+    ),
+    // Same defect for relations: documented as one association object.
+    (
+        "associations.get-relations-by-record-id",
+        "spec defect without an override yet",
+    ),
+    // contacts bulk tags: `responses` items are objects; the spec declares strings.
+    (
+        "contacts.bulk-update-tags",
+        "handler answers objects in responses[]",
+    ),
+    // conversations search: `lastMessageType` is required by the spec, left out.
+    (
+        "conversations.search-conversation",
+        "handler omits lastMessageType",
+    ),
+];
+
+/// Operations that cannot be given an invalid input the API refuses (op id → why).
+const NO_INVALID_INPUT: &[(&str, &str)] = &[];
+
+fn random_id() -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| ALNUM[rng.gen_range(0..ALNUM.len())] as char)
+        .collect()
+}
+
+/// The same GHL-shaped id for a name every time (a parent id used twice must match).
+fn stable_id(name: &str) -> String {
+    let letters: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("{letters}{}", "0".repeat(20))[..20].to_string()
+}
+
+async fn surface_emulator() -> GhlEmulator {
+    emulator(GhlConfig {
+        agency_token: Some(AGENCY_TOKEN.into()),
+        ..roomy()
+    })
+    .await
+}
+
+/// Walk state: ids created so far.
+struct Walk {
+    base: String,
+    token: String,
+    location: String,
+    company: String,
+    /// Collection template (`/products`) → id of a record created in it.
+    created: HashMap<&'static str, String>,
+    /// Id parameter name (`productId`) → a created id, for parameters outside a path
+    /// position (`contactId` in a body).
+    by_name: HashMap<String, String>,
+    client: reqwest::Client,
+}
+
+/// What one call answered.
+struct Answer {
+    status: u16,
+    body: Value,
+    text: String,
+}
+
+impl Walk {
+    fn token_for(&self, op: &Operation) -> &str {
+        if op.token_types.contains(&TokenType::Location) || op.token_types.is_empty() {
+            &self.token
+        } else {
+            AGENCY_TOKEN
+        }
+    }
+
+    fn string_for(&self, name: &str) -> String {
+        let lower = name.to_ascii_lowercase();
+        match name {
+            "locationId" | "altId" | "location_id" => return self.location.clone(),
+            "companyId" => return self.company.clone(),
+            "altType" => return "location".into(),
+            _ => {}
+        }
+        if let Some(id) = self.by_name.get(name) {
+            return id.clone();
+        }
+        if lower == "id" || lower.ends_with("id") || lower.ends_with("_id") {
+            stable_id(name)
+        } else if lower.contains("email") {
+            "surface@example.com".into()
+        } else if lower.contains("phone") {
+            "+15555550100".into()
+        } else if lower.contains("date") || lower.ends_with("time") || lower.ends_with("at") {
+            "2026-01-05T10:00:00.000Z".into()
+        } else if lower.ends_with("url") || lower == "website" {
+            "https://example.com".into()
+        } else {
+            format!("surface {name}")
+        }
+    }
+
+    /// A valid value of `ty` for the field or parameter `name`.
+    fn value(&self, ty: &Ty, name: &str, depth: usize) -> Value {
+        match ty {
+            Ty::String | Ty::Any => Value::String(self.string_for(name)),
+            Ty::Integer | Ty::Number => json!(1),
+            Ty::Boolean => json!(true),
+            Ty::Enum(values) => json!(values.first().copied().unwrap_or_default()),
+            Ty::Array(inner) if depth < 6 => json!([self.value(inner, name, depth + 1)]),
+            Ty::Array(_) => json!([]),
+            Ty::Object(None) => json!({}),
+            Ty::Object(Some(schema)) => {
+                let mut map = Map::new();
+                if let (Some(schema), true) = (TABLE.schema(schema), depth < 8) {
+                    for f in schema.fields.iter().filter(|f| f.required) {
+                        map.insert(f.name.into(), self.value(&f.ty, f.name, depth + 1));
+                    }
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// A query/path value as text.
+    fn text(&self, ty: &Ty, name: &str) -> String {
+        match ty {
+            Ty::Integer | Ty::Number => "1".into(),
+            Ty::Boolean => "true".into(),
+            Ty::Enum(values) => values.first().copied().unwrap_or_default().into(),
+            Ty::Array(inner) => self.text(inner, name),
+            _ => self.string_for(name),
+        }
+    }
+
+    /// Path parameter values: created ids where a collection sits before them.
+    fn path_value(&self, op: &Operation, name: &str) -> String {
+        if name == "locationId" {
+            return self.location.clone();
+        }
+        let t = trimmed(op.path);
+        let placeholder = format!("{{{name}}}");
+        if let Some(at) = t.find(&placeholder) {
+            let collection = t[..at].trim_end_matches('/');
+            if let Some(id) = self.created.get(collection) {
+                return id.clone();
+            }
+        }
+        let param = op.param(name);
+        match param.map(|p| p.ty) {
+            Some(ty @ (Ty::Enum(_) | Ty::Integer | Ty::Number | Ty::Boolean)) => {
+                self.text(&ty, name)
+            }
+            _ => self.string_for(name),
+        }
+    }
+
+    fn request(&self, op: &Operation) -> (String, Vec<(String, String)>, Option<Value>) {
+        let path = op
+            .render_path(|name| Some(self.path_value(op, name)))
+            .expect("path renders");
+        let mut query = Vec::new();
+        for p in op.query_params() {
+            let wanted =
+                p.required || matches!(p.name, "locationId" | "altId" | "altType" | "location_id");
+            if wanted {
+                query.push((p.name.to_string(), self.text(&p.ty, p.name)));
+            }
+        }
+        let body = op.body.map(|b| self.value(&b.ty, "body", 0));
+        (path, query, body)
+    }
+
+    async fn send(
+        &self,
+        op: &Operation,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(op.method.as_str().as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path))
+            .query(query)
+            .bearer_auth(self.token_for(op))
+            .header("Version", op.version.unwrap_or(support::VERSION));
+        if let Some(b) = body {
+            let form = op.body.is_some_and(|s| s.encoding == BodyEncoding::Form);
+            req = match (form, b) {
+                (true, Value::Object(map)) => {
+                    let pairs: Vec<(String, String)> = map
+                        .iter()
+                        .map(|(k, v)| {
+                            let text = match v {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            };
+                            (k.clone(), text)
+                        })
+                        .collect();
+                    req.form(&pairs)
+                }
+                _ => req.json(b),
+            };
+        }
+        let resp = req.send().await.expect("a complete response");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer { status, body, text }
+    }
+
+    /// Remember the id a create answered (or the generic store holds).
+    fn learn(&mut self, emu: &GhlEmulator, op: &Operation, answer: &Answer) {
+        let Role::Create {
+            collection,
+            id_param,
+        } = role(op)
+        else {
+            return;
+        };
+        let params: Vec<(&'static str, String)> = op
+            .path_params()
+            .map(|p| (p.name, self.path_value(op, p.name)))
+            .collect();
+        let id = find_id(&answer.body, id_param, 0).or_else(|| {
+            generic::ids(&emu.state(), &resources::concrete(collection, &params))
+                .last()
+                .cloned()
+        });
+        if let Some(id) = id {
+            self.created.insert(collection, id.clone());
+            self.by_name.entry(id_param.to_string()).or_insert(id);
+        }
+    }
+}
+
+/// The id in a create's answer: `id`, `_id` or the id parameter, at the top or one
+/// wrapper down.
+fn find_id(body: &Value, id_param: &str, depth: usize) -> Option<String> {
+    let map = body.as_object()?;
+    for key in [id_param, "id", "_id"] {
+        if let Some(Value::String(s)) = map.get(key) {
+            if !s.is_empty() {
+                return Some(s.clone());
+            }
+        }
+    }
+    if depth < 2 {
+        for v in map.values() {
+            if let Some(id) = find_id(v, id_param, depth + 1) {
+                return Some(id);
+            }
+        }
+    }
+    None
+}
+
+fn depth_of(op: &Operation) -> usize {
+    trimmed(op.path).matches('/').count()
+}
+
+/// Creates (parents first), then everything else, then deletes (children first).
+fn walk_order() -> Vec<&'static Operation> {
+    let mut creates: Vec<&'static Operation> = Vec::new();
+    let mut middle = Vec::new();
+    let mut deletes = Vec::new();
+    for op in TABLE.distinct() {
+        match (role(op), op.method) {
+            (Role::Create { .. }, _) => creates.push(op),
+            (_, Method::Delete) => deletes.push(op),
+            _ => middle.push(op),
+        }
+    }
+    creates.sort_by_key(|op| depth_of(op));
+    deletes.sort_by_key(|op| std::cmp::Reverse(depth_of(op)));
+    creates.into_iter().chain(middle).chain(deletes).collect()
+}
+
+fn is_generic(op: &Operation) -> bool {
+    handler_for(op.id).is_none()
+}
+
+#[tokio::test]
+async fn every_operation_answers_valid_input_with_its_documented_response() {
+    let emu = surface_emulator().await;
+    let config = emu.state().config().clone();
+    let mut walk = Walk {
+        base: emu.base_url.clone(),
+        token: config.token.clone(),
+        location: config.location_id.clone(),
+        company: config.company_id.clone(),
+        created: HashMap::new(),
+        by_name: HashMap::new(),
+        client: client(),
+    };
+    let mut failures: Vec<String> = Vec::new();
+    let mut refused_by_specific: Vec<String> = Vec::new();
+    let order = walk_order();
+    assert_eq!(order.len(), 576);
+    for op in order {
+        let (path, query, body) = walk.request(op);
+        let answer = walk.send(op, &path, &query, body.as_ref()).await;
+        let status = answer.status;
+        let call = format!(
+            "{} ({} {path} {query:?} {})",
+            op.id,
+            op.method,
+            body.as_ref().map(Value::to_string).unwrap_or_default()
+        );
+        if status >= 500 {
+            failures.push(format!("{call} → {status} {}", answer.text));
+            continue;
+        }
+        if !(200..300).contains(&status) {
+            if is_generic(op) {
+                failures.push(format!(
+                    "{call} → {status}, want {}: {}",
+                    op.success_status, answer.text
+                ));
+            } else {
+                refused_by_specific.push(format!("{call} → {status} {}", answer.text));
+            }
+            continue;
+        }
+        if is_generic(op) && status != op.success_status {
+            failures.push(format!("{call} → {status}, want {}", op.success_status));
+        }
+        walk.learn(&emu, op, &answer);
+        if status == 204 {
+            if !answer.text.is_empty() {
+                failures.push(format!("{call} → 204 with a body: {}", answer.text));
+            }
+            continue;
+        }
+        let Some(ty) = op.response else { continue };
+        if RESPONSE_DEFECTS
+            .iter()
+            .chain(REPORTED_ELSEWHERE)
+            .any(|(id, _)| *id == op.id)
+        {
+            continue;
+        }
+        let bad = check_value(TABLE, &ty, &answer.body, Strictness::Open);
+        if !bad.is_empty() {
+            let list: Vec<String> = bad.iter().take(5).map(ToString::to_string).collect();
+            failures.push(format!(
+                "{call} → {status} violates its schema: {list:?} in {}",
+                answer.text
+            ));
+        }
+    }
+    for line in &refused_by_specific {
+        eprintln!("refused by a specific handler (allowed): {line}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// An invalid request: path, query, body and what makes it invalid.
+type Variant = (String, Vec<(String, String)>, Option<Value>, String);
+
+/// One invalid variant of a valid request.
+fn invalid_variant(walk: &Walk, op: &Operation) -> Variant {
+    let (path, mut query, body) = walk.request(op);
+    // 1. A required query parameter of a non-text type with a value that does not parse.
+    if let Some(p) = op.query_params().find(|p| {
+        p.required && matches!(p.ty, Ty::Integer | Ty::Number | Ty::Boolean | Ty::Enum(_))
+    }) {
+        for pair in query.iter_mut().filter(|(n, _)| n == p.name) {
+            pair.1 = "not-a-valid-value".into();
+        }
+        return (
+            path,
+            query,
+            body,
+            format!("query {} of the wrong type", p.name),
+        );
+    }
+    // 2. An unknown property in a body whose schema is closed.
+    if let (Some(spec), Some(Value::Object(map))) = (op.body, &body) {
+        let closed = match spec.ty {
+            Ty::Object(Some(name)) => TABLE.schema(name).is_some_and(|s| !s.open),
+            _ => false,
+        };
+        if closed {
+            let mut map = map.clone();
+            map.insert("surfaceUnknownProperty".into(), json!(1));
+            return (
+                path,
+                query,
+                Some(Value::Object(map)),
+                "an unknown body property".into(),
+            );
+        }
+    }
+    // 3. A required query parameter left out.
+    if let Some(p) = op.query_params().find(|p| p.required) {
+        query.retain(|(n, _)| n != p.name);
+        return (path, query, body, format!("query {} missing", p.name));
+    }
+    // 4. An unknown query parameter (NestJS's forbidNonWhitelisted).
+    query.push(("surfaceUnknownParam".into(), "1".into()));
+    (path, query, body, "an unknown query parameter".into())
+}
+
+#[tokio::test]
+async fn every_operation_refuses_an_invalid_input_with_a_4xx() {
+    let emu = surface_emulator().await;
+    let config = emu.state().config().clone();
+    let walk = Walk {
+        base: emu.base_url.clone(),
+        token: config.token.clone(),
+        location: config.location_id.clone(),
+        company: config.company_id.clone(),
+        created: HashMap::new(),
+        by_name: HashMap::new(),
+        client: client(),
+    };
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for op in TABLE.distinct() {
+        if NO_INVALID_INPUT.iter().any(|(id, _)| *id == op.id) {
+            continue;
+        }
+        let (path, query, body, what) = invalid_variant(&walk, op);
+        let answer = walk.send(op, &path, &query, body.as_ref()).await;
+        checked += 1;
+        if !(400..500).contains(&answer.status) {
+            failures.push(format!(
+                "{} {} {path} {query:?} with {what} → {} {}",
+                op.id, op.method, answer.status, answer.text
+            ));
+        } else if answer.status == 422 && !answer.body["message"].is_array() {
+            failures.push(format!(
+                "{}: 422 without a message array: {}",
+                op.id, answer.text
+            ));
+        }
+    }
+    assert_eq!(checked + NO_INVALID_INPUT.len(), 576);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn generic_resources_keep_state_through_create_read_update_list_delete() {
+    let emu = surface_emulator().await;
+    let api = support::Api::new(&emu);
+    let loc = api.location.clone();
+    // Products: POST /products/ creates, GET/PUT/DELETE /products/{productId}.
+    let (status, created) = api
+        .post(
+            "/products/",
+            json!({"name": "Widget", "locationId": loc, "productType": "DIGITAL"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["_id"].as_str().expect("_id").to_string();
+    assert_eq!(id.len(), 20);
+    assert_eq!(created["name"], "Widget");
+    assert_eq!(generic::ids(&emu.state(), "/products"), vec![id.clone()]);
+
+    let (status, got) = api.get(&format!("/products/{id}?locationId={loc}")).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["_id"], id.as_str());
+    assert_eq!(got["name"], "Widget");
+
+    let (status, updated) = api
+        .put(
+            &format!("/products/{id}"),
+            json!({"name": "Gadget", "locationId": loc, "productType": "DIGITAL"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    let (_, got) = api.get(&format!("/products/{id}?locationId={loc}")).await;
+    assert_eq!(got["name"], "Gadget");
+
+    let (status, second) = api
+        .post(
+            "/products/",
+            json!({"name": "Other", "locationId": loc, "productType": "DIGITAL"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let (status, list) = api.get(&format!("/products/?locationId={loc}")).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["Gadget", "Other"], "{list}");
+    // Paging: limit 1, offset 1 → the second record only.
+    let (_, page) = api
+        .get(&format!("/products/?locationId={loc}&limit=1&offset=1"))
+        .await;
+    let names: Vec<&str> = page["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["Other"], "{page}");
+
+    let (status, deleted) = api
+        .delete(&format!("/products/{id}?locationId={loc}"), None)
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    let (status, gone) = api.get(&format!("/products/{id}?locationId={loc}")).await;
+    assert_eq!(status, 400, "{gone}");
+    assert_eq!(gone["statusCode"], 400);
+    let (status, _) = api
+        .delete(&format!("/products/{id}?locationId={loc}"), None)
+        .await;
+    assert_eq!(status, 400, "a second delete is refused");
+    assert_eq!(generic::ids(&emu.state(), "/products").len(), 1);
+
+    // An id never created is refused, never invented.
+    let (status, body) = api
+        .get(&format!("/products/{}?locationId={loc}", random_id()))
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn nested_collections_belong_to_their_parent_and_a_foreign_path_location_is_403() {
+    let emu = surface_emulator().await;
+    let api = support::Api::new(&emu);
+    // Custom values live under /locations/{locationId}/customValues.
+    let loc = api.location.clone();
+    let (status, created) = api
+        .post(
+            &format!("/locations/{loc}/customValues"),
+            json!({"name": "Greeting", "value": "hello"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = find_id(&created, "id", 0).expect("id");
+    let (status, got) = api
+        .get(&format!("/locations/{loc}/customValues/{id}"))
+        .await;
+    assert_eq!(status, 200, "{got}");
+    assert!(got.to_string().contains("Greeting"), "{got}");
+    let (status, body) = api
+        .get(&format!("/locations/{}/customValues/{id}", random_id()))
+        .await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[test]
+fn collections_are_derived_from_templates() {
+    assert_eq!(
+        split_item("/invoices/{invoiceId}/items/{itemId}"),
+        Some(("/invoices/{invoiceId}/items", "itemId"))
+    );
+    let generic_ops = TABLE.distinct().filter(|op| is_generic(op)).count();
+    assert!(generic_ops > 0);
+}
