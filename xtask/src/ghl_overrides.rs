@@ -452,6 +452,63 @@ pub fn apply(t: &mut TableIr) -> Result<()> {
         retype_object_fields(t, schema, names, TyIr::String)?;
     }
 
+    // (opportunities-a) Opportunities and users: response item types the spec gets wrong.
+    // Pipeline `stages` are stage objects {id, name, position, showInFunnel, showInPieChart}
+    // (TSV notes "stages[{id,name,position,...}]"), not arrays; an opportunity's `followers` are
+    // user ids as the followers endpoints return them (spec: arrays of arrays); its `tasks`,
+    // `notes` and `calendarEvents` (getTasks/getNotes/getCalendarEvents) are the records
+    // themselves; a user's `scopes` is a list like in the write DTOs (spec: one string).
+    let stage = "opportunities.PipelinesResponseSchema.stages";
+    put_schema(
+        t,
+        stage,
+        vec![
+            field("id", TyIr::String, false),
+            field("name", TyIr::String, false),
+            field("position", TyIr::Number, false),
+            field("showInFunnel", TyIr::Boolean, false),
+            field("showInPieChart", TyIr::Boolean, false),
+        ],
+    );
+    retype(
+        t,
+        "opportunities.PipelinesResponseSchema",
+        "stages",
+        arr(obj(stage)),
+        false,
+    )?;
+    let opp = "opportunities.SearchOpportunitiesResponseSchema";
+    retype(t, opp, "followers", arr(TyIr::String), false)?;
+    for records in ["notes", "tasks", "calendarEvents"] {
+        retype(t, opp, records, arr(TyIr::Object(None)), false)?;
+    }
+    for user in ["users.UserSchema", "users.UserSuccessfulResponseDto"] {
+        retype(t, user, "scopes", arr(TyIr::String), false)?;
+    }
+    // (opportunities-b) GET /opportunities/search `meta`: as in the contacts list's meta (3), the
+    // cursor and page fields are null on the last page (notes §7).
+    let meta = "opportunities.SearchMetaResponseSchema";
+    for (name, ty) in [
+        ("nextPageUrl", TyIr::String),
+        ("startAfterId", TyIr::String),
+        ("startAfter", TyIr::Number),
+        ("nextPage", TyIr::Number),
+        ("prevPage", TyIr::Number),
+    ] {
+        retype(t, meta, name, ty, true)?;
+    }
+    // (opportunities-c) POST /opportunities/upsert: the spec has no `contactId` (TSV: "verify
+    // live"), yet an opportunity belongs to a contact (create requires one) and matching without
+    // an id is per contact and pipeline (notes §9); accepted as an optional field.
+    let upsert = "opportunities.UpsertOpportunityDto";
+    match t.schemas.get_mut(upsert) {
+        Some(s) if !s.fields.iter().any(|f| f.name == "contactId") => {
+            s.fields.push(field("contactId", TyIr::String, false));
+        }
+        Some(_) => bail!("{upsert} now declares contactId; drop override (opportunities-c)"),
+        None => bail!("override expects schema {upsert}"),
+    }
+
     Ok(())
 }
 
@@ -506,5 +563,21 @@ fn set_response(
     }
     op.response = Some(ty);
     op.success_status = status;
+    Ok(())
+}
+
+/// Change the type of one field of a schema (and whether it is nullable).
+fn retype(t: &mut TableIr, schema: &str, name: &str, ty: TyIr, nullable: bool) -> Result<()> {
+    let s = t
+        .schemas
+        .get_mut(schema)
+        .with_context(|| format!("override expects schema {schema}"))?;
+    let f = s
+        .fields
+        .iter_mut()
+        .find(|f| f.name == name)
+        .with_context(|| format!("override expects field {schema}.{name}"))?;
+    f.ty = ty;
+    f.nullable = nullable;
     Ok(())
 }

@@ -28,11 +28,13 @@
 //! ```
 
 pub mod auth;
+pub mod businesses;
 pub mod campaigns;
 pub mod contact;
 pub mod contacts;
 pub mod context;
 pub mod control;
+pub mod crm;
 pub mod custom_fields;
 pub mod dispatch;
 pub mod errors;
@@ -40,6 +42,7 @@ pub mod generic;
 pub mod ids;
 pub mod notes;
 pub mod oauth;
+pub mod opportunities;
 pub mod ratelimit;
 pub mod routes;
 pub mod search;
@@ -47,7 +50,9 @@ pub mod seed;
 pub mod state;
 pub mod store;
 pub mod tasks;
+pub mod users;
 pub mod webhooks;
+pub mod workflows;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

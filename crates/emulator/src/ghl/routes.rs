@@ -105,6 +105,92 @@ pub const SERVED: &[(&str, Handler)] = &[
         "locations.get-custom-fields",
         Handler::Store(campaigns::custom_fields),
     ),
+    // opportunities, users, businesses, workflows & campaigns (see crm.rs)
+    (
+        "opportunities.search-opportunity",
+        Handler::Store(super::opportunities::search),
+    ),
+    (
+        "opportunities.get-pipelines",
+        Handler::Store(super::opportunities::pipelines),
+    ),
+    (
+        "opportunities.get-opportunity",
+        Handler::Store(super::opportunities::get),
+    ),
+    (
+        "opportunities.create-opportunity",
+        Handler::Store(super::opportunities::create),
+    ),
+    (
+        "opportunities.update-opportunity",
+        Handler::Store(super::opportunities::update),
+    ),
+    (
+        "opportunities.delete-opportunity",
+        Handler::Store(super::opportunities::delete),
+    ),
+    (
+        "opportunities.update-opportunity-status",
+        Handler::Store(super::opportunities::update_status),
+    ),
+    (
+        "opportunities.upsert-opportunity",
+        Handler::Store(super::opportunities::upsert),
+    ),
+    (
+        "opportunities.add-followers-opportunity",
+        Handler::Store(super::opportunities::add_followers),
+    ),
+    (
+        "opportunities.remove-followers-opportunity",
+        Handler::Store(super::opportunities::remove_followers),
+    ),
+    ("users.search-users", Handler::Store(super::users::search)),
+    (
+        "users.filter-users-by-email",
+        Handler::Store(super::users::filter_by_email),
+    ),
+    ("users.get-user", Handler::Store(super::users::get)),
+    (
+        "users.get-user-by-location",
+        Handler::Store(super::users::by_location),
+    ),
+    ("users.create-user", Handler::Store(super::users::create)),
+    ("users.update-user", Handler::Store(super::users::update)),
+    ("users.delete-user", Handler::Store(super::users::delete)),
+    (
+        "businesses.get-business",
+        Handler::Store(super::businesses::get),
+    ),
+    (
+        "businesses.get-businesses-by-location",
+        Handler::Store(super::businesses::list),
+    ),
+    (
+        "businesses.create-business",
+        Handler::Store(super::businesses::create),
+    ),
+    (
+        "businesses.update-business",
+        Handler::Store(super::businesses::update),
+    ),
+    (
+        "businesses.delete-business",
+        Handler::Store(super::businesses::delete),
+    ),
+    (
+        "workflows.get-workflow",
+        Handler::Store(super::workflows::list_workflows),
+    ),
+    (
+        "campaigns.get-campaigns",
+        Handler::Store(super::workflows::list_campaigns),
+    ),
+    (
+        "snapshots.get-custom-snapshots",
+        Handler::Store(super::workflows::list_snapshots),
+    ),
     // oauth
     ("oauth.get-access-token", Handler::State(oauth::token)),
     (

@@ -40,6 +40,8 @@ pub struct Store {
     /// Appointments by contact id (no calendar emulation yet: stays empty unless seeded).
     pub appointments: HashMap<String, Vec<Value>>,
     pub custom_fields: Vec<CustomFieldDef>,
+    /// Pipelines, opportunities, users, businesses, workflows, campaigns, snapshots.
+    pub crm: super::crm::Crm,
     pub allow_duplicates: bool,
     /// Records of the operations served by the generic layer.
     pub generic: super::generic::GenericStore,
@@ -62,6 +64,7 @@ impl Store {
             workflows: HashMap::new(),
             appointments: HashMap::new(),
             custom_fields,
+            crm: super::crm::Crm::default(),
             allow_duplicates,
             generic: Default::default(),
             rng,
