@@ -62,11 +62,8 @@ pub fn remove_workflow(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> 
 pub fn appointments(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     let contact_id = ctx.path("contactId");
     store.contact(contact_id)?;
-    let events: Vec<Value> = store
-        .appointments
-        .get(contact_id)
-        .cloned()
-        .unwrap_or_default();
+    // The contact's appointments come from the calendars' state (see `calendars/`).
+    let events: Vec<Value> = store.calendars.contact_appointments(contact_id);
     Ok(Reply::ok(ctx, json!({ "events": events })))
 }
 
