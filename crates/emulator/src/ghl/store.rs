@@ -40,9 +40,13 @@ pub struct Store {
     /// Appointments by contact id (no calendar emulation yet: stays empty unless seeded).
     pub appointments: HashMap<String, Vec<Value>>,
     pub custom_fields: Vec<CustomFieldDef>,
+    /// Calendars, groups, appointments, blocked slots, notes, notifications, resources.
+    pub calendars: super::calendars::Calendars,
     /// Pipelines, opportunities, users, businesses, workflows, campaigns, snapshots.
     pub crm: super::crm::Crm,
     pub allow_duplicates: bool,
+    /// Conversations, created locations, associations and blogs (see [`super::locations`]).
+    pub other: super::locations::OtherData,
     /// Records of the operations served by the generic layer.
     pub generic: super::generic::GenericStore,
     pub rng: StdRng,
@@ -64,8 +68,10 @@ impl Store {
             workflows: HashMap::new(),
             appointments: HashMap::new(),
             custom_fields,
+            calendars: Default::default(),
             crm: super::crm::Crm::default(),
             allow_duplicates,
+            other: Default::default(),
             generic: Default::default(),
             rng,
             last_timestamp: DateTime::<Utc>::MIN_UTC,
