@@ -92,6 +92,11 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             "GHL emulator: {} (location {})",
             emu.base_url, args.ghl_location
         );
+        eprintln!(
+            "GHL webhook signing key (Ed25519, verifies x-ghl-signature; also at {}/emulator/webhook-public-key):\n{}",
+            emu.base_url,
+            emu.public_key_pem.trim_end()
+        );
         ghl = Some(emu);
     }
     let mut sellsy = None;
