@@ -92,6 +92,16 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
     pub events: Vec<Event>,
+    /// A file served instead of the JSON `body` (recordings, transcripts).
+    pub file: Option<FileBody>,
+}
+
+/// A non-JSON answer: bytes with their `Content-Type` and `Content-Disposition`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileBody {
+    pub content_type: &'static str,
+    pub disposition: &'static str,
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -101,7 +111,23 @@ impl Reply {
             status: StatusCode::from_u16(ctx.op.success_status).unwrap_or(StatusCode::OK),
             body,
             events: Vec::new(),
+            file: None,
         }
+    }
+
+    /// Serve `bytes` as a file instead of a JSON body.
+    pub fn file(
+        mut self,
+        content_type: &'static str,
+        disposition: &'static str,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        self.file = Some(FileBody {
+            content_type,
+            disposition,
+            bytes,
+        });
+        self
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Reply {

@@ -41,6 +41,37 @@ impl FieldType {
             FieldType::Date => "DATE",
         }
     }
+
+    /// Every type the emulator accepts for new fields.
+    pub const ALL: [FieldType; 9] = [
+        FieldType::Text,
+        FieldType::LargeText,
+        FieldType::Numerical,
+        FieldType::Monetory,
+        FieldType::SingleOptions,
+        FieldType::MultipleOptions,
+        FieldType::Checkbox,
+        FieldType::Radio,
+        FieldType::Date,
+    ];
+
+    /// A `dataType` value (case-insensitive).
+    pub fn parse(raw: &str) -> Option<FieldType> {
+        FieldType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(raw.trim()))
+    }
+
+    /// Whether values must be one of the field's options.
+    pub fn has_options(self) -> bool {
+        matches!(
+            self,
+            FieldType::SingleOptions
+                | FieldType::MultipleOptions
+                | FieldType::Checkbox
+                | FieldType::Radio
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,37 +82,54 @@ pub struct CustomFieldDef {
     pub name: String,
     pub data_type: FieldType,
     pub options: Vec<String>,
+    pub placeholder: String,
+    pub position: i64,
+    /// `contact` or `opportunity`; contacts only take values for `contact` fields.
+    pub model: &'static str,
 }
 
 impl CustomFieldDef {
     fn matches_key(&self, key: &str) -> bool {
-        let short = self.key.strip_prefix("contact.").unwrap_or(&self.key);
+        let short = self
+            .key
+            .split_once('.')
+            .map(|(_, k)| k)
+            .unwrap_or(&self.key);
         key == self.key || key == short
     }
 
-    pub fn render(&self, location_id: &str, position: usize) -> Value {
+    /// The `CustomFieldSchema` object. `position` is the stored one; the index argument
+    /// is ignored (kept for callers that enumerate the list).
+    pub fn render(&self, location_id: &str, _index: usize) -> Value {
         json!({
             "id": self.id,
             "name": self.name,
             "fieldKey": self.key,
-            "placeholder": "",
+            "placeholder": self.placeholder,
             "dataType": self.data_type.as_str(),
-            "position": position * 50,
+            "position": self.position,
             "picklistOptions": self.options,
             "locationId": location_id,
-            "model": "contact",
+            "model": self.model,
         })
     }
 }
 
 /// The demo location's custom fields (ids drawn from the store's seeded generator).
 pub fn default_definitions(rng: &mut impl Rng) -> Vec<CustomFieldDef> {
-    let mut def = |key: &str, name: &str, data_type: FieldType, options: &[&str]| CustomFieldDef {
-        id: new_id(rng),
-        key: format!("contact.{key}"),
-        name: name.to_string(),
-        data_type,
-        options: options.iter().map(|s| s.to_string()).collect(),
+    let mut position = 0;
+    let mut def = |key: &str, name: &str, data_type: FieldType, options: &[&str]| {
+        position += 50;
+        CustomFieldDef {
+            id: new_id(rng),
+            key: format!("contact.{key}"),
+            name: name.to_string(),
+            data_type,
+            options: options.iter().map(|s| s.to_string()).collect(),
+            placeholder: String::new(),
+            position: position - 50,
+            model: "contact",
+        }
     };
     vec![
         def("lead_score", "Lead score", FieldType::Numerical, &[]),
@@ -116,6 +164,7 @@ pub fn parse_input(
     let Some(items) = input.as_array() else {
         return Err(ApiError::unprocessable("customFields must be an array"));
     };
+    let defs: Vec<&CustomFieldDef> = defs.iter().filter(|d| d.model == "contact").collect();
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -132,8 +181,8 @@ pub fn parse_input(
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty());
         let def = match (id, key) {
-            (Some(id), _) => defs.iter().find(|d| d.id == id),
-            (None, Some(key)) => defs.iter().find(|d| d.matches_key(key)),
+            (Some(id), _) => defs.iter().copied().find(|d| d.id == id),
+            (None, Some(key)) => defs.iter().copied().find(|d| d.matches_key(key)),
             (None, None) => {
                 problems.push(format!("customFields.{i}.id should not be empty"));
                 continue;

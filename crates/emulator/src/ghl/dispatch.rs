@@ -54,7 +54,18 @@ pub async fn dispatch(
     let mut response = match result {
         Ok(reply) => {
             state.emit(reply.events);
-            (reply.status, Json(reply.body)).into_response()
+            match reply.file {
+                Some(file) => (
+                    reply.status,
+                    [
+                        (header::CONTENT_TYPE, file.content_type),
+                        (header::CONTENT_DISPOSITION, file.disposition),
+                    ],
+                    file.bytes,
+                )
+                    .into_response(),
+                None => (reply.status, Json(reply.body)).into_response(),
+            }
         }
         Err(e) => e.into_response(),
     };

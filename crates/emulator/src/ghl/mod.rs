@@ -27,20 +27,25 @@
 //! # Ok(()) }
 //! ```
 
+pub mod associations;
 pub mod auth;
+pub mod blogs;
 pub mod businesses;
 pub mod calendars;
 pub mod campaigns;
+pub mod companies;
 pub mod contact;
 pub mod contacts;
 pub mod context;
 pub mod control;
+pub mod conversations;
 pub mod crm;
 pub mod custom_fields;
 pub mod dispatch;
 pub mod errors;
 pub mod generic;
 pub mod ids;
+pub mod locations;
 pub mod notes;
 pub mod oauth;
 pub mod opportunities;

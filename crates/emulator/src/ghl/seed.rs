@@ -213,6 +213,7 @@ pub fn seed(store: &mut Store, count: usize) {
         }
         store.contacts.insert(id, contact);
     }
+    super::conversations::seed(store);
 }
 
 #[cfg(test)]

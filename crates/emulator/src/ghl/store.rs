@@ -45,6 +45,8 @@ pub struct Store {
     /// Pipelines, opportunities, users, businesses, workflows, campaigns, snapshots.
     pub crm: super::crm::Crm,
     pub allow_duplicates: bool,
+    /// Conversations, created locations, associations and blogs (see [`super::locations`]).
+    pub other: super::locations::OtherData,
     /// Records of the operations served by the generic layer.
     pub generic: super::generic::GenericStore,
     pub rng: StdRng,
@@ -69,6 +71,7 @@ impl Store {
             calendars: Default::default(),
             crm: super::crm::Crm::default(),
             allow_duplicates,
+            other: Default::default(),
             generic: Default::default(),
             rng,
             last_timestamp: DateTime::<Utc>::MIN_UTC,
