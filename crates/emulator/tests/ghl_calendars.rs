@@ -891,7 +891,7 @@ async fn calendar_resources() {
     assert_eq!(status, 200, "{v}");
     conforms("calendars.update-calendar-resource", &v);
     let (_, v) = api.get(&one).await;
-    assert_eq!(v["capacity"], 20.0);
+    assert_eq!(v["capacity"], 20);
     assert_eq!(v["isActive"], false);
     let (status, _) = api
         .put(&one, json!({"calendarIds": ["missingCalendar00000"]}))

@@ -23,9 +23,10 @@ pub struct Resource {
     pub location_id: String,
     pub name: String,
     pub description: String,
-    pub quantity: f64,
-    pub out_of_service: f64,
-    pub capacity: f64,
+    /// Numbers kept as written (`12` stays `12`, not `12.0`).
+    pub quantity: Value,
+    pub out_of_service: Value,
+    pub capacity: Value,
     pub calendar_ids: Vec<String>,
     pub is_active: bool,
 }
@@ -66,8 +67,8 @@ fn calendar_ids(store: &Store, body: &Value) -> Result<Option<Vec<String>>, ApiE
     Ok(Some(ids))
 }
 
-fn number(body: &Value, key: &str) -> Option<f64> {
-    body.get(key).and_then(Value::as_f64)
+fn number(body: &Value, key: &str) -> Option<Value> {
+    body.get(key).filter(|v| v.is_number()).cloned()
 }
 
 fn find_mut<'a>(store: &'a mut Store, ctx: &Ctx) -> Result<&'a mut Resource, ApiError> {
@@ -108,9 +109,9 @@ pub fn create(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         location_id: store.location_id.clone(),
         name: ctx.body_str("name").unwrap_or_default().to_string(),
         description: ctx.body_str("description").unwrap_or_default().to_string(),
-        quantity: number(&ctx.body, "quantity").unwrap_or(0.0),
-        out_of_service: number(&ctx.body, "outOfService").unwrap_or(0.0),
-        capacity: number(&ctx.body, "capacity").unwrap_or(0.0),
+        quantity: number(&ctx.body, "quantity").unwrap_or(json!(0)),
+        out_of_service: number(&ctx.body, "outOfService").unwrap_or(json!(0)),
+        capacity: number(&ctx.body, "capacity").unwrap_or(json!(0)),
         calendar_ids,
         is_active: true,
     };

@@ -111,7 +111,10 @@ fn minutes(value: Option<f64>, unit: Option<String>) -> Option<i64> {
 fn windows(hours: &Value) -> Windows {
     let mut out = Vec::new();
     for h in hours.as_array().into_iter().flatten() {
-        let n = |k: &str| h.get(k).and_then(Value::as_f64).unwrap_or(0.0).round() as i64;
+        let n = |k: &str| {
+            let v = h.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            v.round().clamp(0.0, 24.0 * 60.0) as i64
+        };
         let open = n("openHour") * 60 + n("openMinute");
         let mut close = n("closeHour") * 60 + n("closeMinute");
         if close == 0 {
