@@ -1100,3 +1100,68 @@ async fn every_category_operation_is_served() {
         assert_eq!(hlbridge_ghl::TABLE.route(m, path).unwrap().0.id, id);
     }
 }
+
+#[tokio::test]
+async fn body_search_of_opportunities_pages_by_search_after() {
+    let emu = emulator(config()).await;
+    let api = Api::new(&emu);
+    emu.state().set_allow_duplicate_opportunities(true);
+    let contact = api
+        .create_contact(json!({"firstName": "Pia", "email": "pia@example.com"}))
+        .await;
+    let pipeline = id_of(&pipelines(&api).await[0]);
+    for name in ["Deal one", "Deal two", "Deal three", "Other"] {
+        let (status, _) = new_opportunity(
+            &api,
+            json!({"pipelineId": pipeline, "name": name, "status": "open", "contactId": contact}),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let body = |query: &str, page: u32, after: Value| {
+        json!({"locationId": api.location, "query": query, "limit": 2, "page": page,
+               "searchAfter": after,
+               "additionalDetails": {"notes": false, "tasks": true, "calendarEvents": true,
+                                     "unReadConversations": false}})
+    };
+    let (status, first) = api
+        .post("/opportunities/search", body("deal", 1, json!([])))
+        .await;
+    assert_ok(
+        "opportunities.search-opportunities-advanced",
+        status,
+        &first,
+    );
+    assert_eq!(first["total"], 3);
+    let items = first["opportunities"].as_array().unwrap();
+    assert_eq!(items[0]["name"], "Deal three", "newest first");
+    assert_eq!(items[0]["tasks"], json!([]));
+    assert_eq!(items[0]["calendarEvents"], json!([]));
+    let last = &items[1];
+    let created = chrono::DateTime::parse_from_rfc3339(last["createdAt"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis();
+    let after = json!([created.to_string(), last["id"]]);
+    let (_, next) = api
+        .post("/opportunities/search", body("deal", 1, after))
+        .await;
+    let names: Vec<&str> = next["opportunities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Deal one"]);
+    let (_, page2) = api
+        .post("/opportunities/search", body("deal", 2, json!([])))
+        .await;
+    assert_eq!(page2["opportunities"][0]["name"], "Deal one");
+    let (status, _) = api
+        .post("/opportunities/search", body("deal", 0, json!([])))
+        .await;
+    assert_eq!(status, 422);
+    let mut other = body("deal", 1, json!([]));
+    other["locationId"] = json!("someOtherLocation000");
+    let (status, _) = api.post("/opportunities/search", other).await;
+    assert_eq!(status, 403);
+}

@@ -211,11 +211,7 @@ fn render(store: &Store, o: &Opportunity, extras: Extras) -> Value {
         m.insert("notes".into(), Value::Array(notes));
     }
     if extras.calendar_events {
-        let events = store
-            .appointments
-            .get(&o.contact_id)
-            .cloned()
-            .unwrap_or_default();
+        let events = store.calendars.contact_appointments(&o.contact_id);
         m.insert("calendarEvents".into(), Value::Array(events));
     }
     Value::Object(m)
@@ -950,5 +946,92 @@ pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     Ok(Reply::ok(
         ctx,
         json!({ "opportunities": rendered, "meta": meta, "aggregations": {} }),
+    ))
+}
+
+/// `POST /opportunities/search` (not in the catalog; the spec's body search): `query`
+/// over names and contact details, newest first, `page`/`limit` or `searchAfter` =
+/// `[createdAt ms, id]` of the last item seen; `additionalDetails` adds the contact's
+/// notes, tasks and calendar events. Answers `{opportunities, total, aggregations}`.
+pub fn search_advanced(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let limit = ctx
+        .body
+        .get("limit")
+        .and_then(Value::as_f64)
+        .filter(|l| l.is_finite() && l.fract() == 0.0 && (1.0..=MAX_LIMIT as f64).contains(l))
+        .ok_or_else(|| {
+            ApiError::unprocessable("limit must not be less than 1 or greater than 100")
+        })? as usize;
+    let page = ctx
+        .body
+        .get("page")
+        .and_then(Value::as_f64)
+        .filter(|p| p.is_finite() && p.fract() == 0.0 && *p >= 1.0)
+        .ok_or_else(|| ApiError::unprocessable("page must not be less than 1"))?;
+    let after: Vec<String> = ctx
+        .body
+        .get("searchAfter")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let anchor: Option<(i64, String)> = match after.as_slice() {
+        [] => None,
+        [t, id] => Some((
+            t.trim().parse::<i64>().map_err(|_| {
+                ApiError::unprocessable("searchAfter must be [createdAt in ms, opportunity id]")
+            })?,
+            id.clone(),
+        )),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "searchAfter must be [createdAt in ms, opportunity id]",
+            ))
+        }
+    };
+    let details = ctx.body.get("additionalDetails");
+    let detail = |k: &str| {
+        details
+            .and_then(|d| d.get(k))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let extras = Extras {
+        tasks: detail("tasks"),
+        notes: detail("notes"),
+        calendar_events: detail("calendarEvents"),
+    };
+    let q = ctx.body_str("query").unwrap_or_default().to_string();
+    crm(store, ctx);
+    let store_ref: &Store = store;
+    let mut all: Vec<&Opportunity> = store_ref
+        .crm
+        .opportunities
+        .values()
+        .filter(|o| matches_q(store_ref, o, &q))
+        .collect();
+    all.sort_by(|a, b| (ms(b.created_at), &b.id).cmp(&(ms(a.created_at), &a.id)));
+    let total = all.len();
+    let start = match &anchor {
+        Some((t, id)) => {
+            all.partition_point(|o| (ms(o.created_at), o.id.as_str()) >= (*t, id.as_str()))
+        }
+        None => usize::try_from(page as i64 - 1)
+            .unwrap_or(0)
+            .saturating_mul(limit),
+    };
+    let rendered: Vec<Value> = all
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|o| render(store_ref, o, extras))
+        .collect();
+    Ok(Reply::ok(
+        ctx,
+        json!({ "opportunities": rendered, "total": total, "aggregations": {} }),
     ))
 }

@@ -259,6 +259,10 @@ pub const SERVED: &[(&str, Handler)] = &[
         Handler::Store(super::opportunities::pipelines),
     ),
     (
+        "opportunities.search-opportunities-advanced",
+        Handler::Store(super::opportunities::search_advanced),
+    ),
+    (
         "opportunities.get-opportunity",
         Handler::Store(super::opportunities::get),
     ),
