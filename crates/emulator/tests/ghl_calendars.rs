@@ -5,7 +5,8 @@
 #[path = "ghl_support.rs"]
 mod support;
 
-use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 use hlbridge_core::schema_check::{check_value, Strictness};
 use serde_json::{json, Value};
 use support::{emulator, roomy, Api};
@@ -34,9 +35,14 @@ fn millis(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis()
 }
 
-/// `2030-01-07T10:00:00+00:00` for hour `h` of `d` (UTC: the location's default zone).
+/// The location's time zone (the one its location record reports).
+const LOCATION_TZ: Tz = chrono_tz::America::Chicago;
+
+/// Hour `h` of `d` on the location's wall clock, e.g. `2030-01-07T10:00:00-06:00`.
 fn at(d: NaiveDate, h: u32) -> String {
-    format!("{}T{h:02}:00:00+00:00", d.format("%Y-%m-%d"))
+    let naive = d.and_hms_opt(h, 0, 0).unwrap();
+    let t = LOCATION_TZ.from_local_datetime(&naive).single().unwrap();
+    t.fixed_offset().to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// Monday 09:00–12:00, hour-long slots every hour.
@@ -304,7 +310,14 @@ async fn free_slots_are_computed_and_taken_slots_refused() {
     // Rendered in the requested time zone (keys are local dates there).
     let v = slots(&api, &cal, day, Some("Asia/Kolkata")).await;
     let key = day.format("%Y-%m-%d").to_string();
-    assert_eq!(v[&key]["slots"][0], format!("{key}T14:30:00+05:30"));
+    let nine = DateTime::parse_from_rfc3339(&at(day, 9)).unwrap();
+    let kolkata = nine.with_timezone(&chrono_tz::Asia::Kolkata);
+    assert_eq!(
+        v[&key]["slots"][0],
+        kolkata
+            .fixed_offset()
+            .to_rfc3339_opts(SecondsFormat::Secs, false)
+    );
 
     // Book 10:00: the slot disappears; booking it again is refused.
     let (status, v) = book(&api, &cal, &contact, &at(day, 10), json!({})).await;

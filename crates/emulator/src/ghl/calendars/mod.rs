@@ -9,9 +9,10 @@
 //!   documents only 400/401 for these routes (like the contact routes).
 //! - Times are ISO 8601 strings that keep the offset they were written with (the spec
 //!   types event times as `object`; see the override in `xtask/src/ghl_overrides.rs`).
-//! - Open hours are wall-clock times in the location's time zone ([`Calendars::time_zone`],
-//!   UTC unless set); free slots are rendered in the `timezone` query parameter (default:
-//!   the location's), see [`slots`].
+//! - Open hours are wall-clock times in the location's time zone ([`LOCATION_TZ`], the
+//!   one `GET /locations/{locationId}` reports, unless [`Calendars::time_zone`] is set);
+//!   free slots are rendered in the `timezone` query parameter (default: the
+//!   location's), see [`slots`].
 //! - DTO constraints the table cannot express (`limit` ≤ 20, `body` ≤ 5000 characters,
 //!   open hours within a day, …) answer 422 like class-validator; business rules (slot
 //!   taken, slug taken, date range over 31 days) answer 400.
@@ -53,14 +54,18 @@ pub struct Calendars {
     pub notifications: Vec<Notification>,
     /// Rooms and equipments, in creation order.
     pub resources: Vec<Resource>,
-    /// The location's time zone: open hours are read in it. `None` = UTC.
+    /// The location's time zone, where open hours are read (`None` = [`LOCATION_TZ`]).
     pub time_zone: Option<Tz>,
 }
 
+/// The emulated location's time zone, as its location record reports it
+/// (`super::locations::configured`; a test keeps the two in step).
+pub const LOCATION_TZ: Tz = chrono_tz::America::Chicago;
+
 impl Calendars {
-    /// The location's time zone (UTC unless set).
+    /// The location's time zone.
     pub fn tz(&self) -> Tz {
-        self.time_zone.unwrap_or(Tz::UTC)
+        self.time_zone.unwrap_or(LOCATION_TZ)
     }
 
     pub fn group(&self, id: &str) -> Result<&Group, ApiError> {
@@ -242,6 +247,14 @@ pub fn query_count(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_time_zone_is_the_location_records() {
+        let store = Store::new("loc", "company", false);
+        let location = super::super::locations::configured(&store);
+        assert_eq!(location.fields["timezone"], LOCATION_TZ.name());
+        assert_eq!(store.calendars.tz(), LOCATION_TZ);
+    }
 
     #[test]
     fn times_parse_with_or_without_offset() {
