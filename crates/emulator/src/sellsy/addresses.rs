@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::paging::{Row, SortValue};
 use super::parties::{touch, Party};
-use super::query::{json_body, ListQuery, QueryParams};
+use super::query::{json_body, json_body_or, ListQuery, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::store::{Record, Store};
 use super::validation::Kind::*;
@@ -230,7 +230,7 @@ pub async fn update(
     let contact = parse_id(&contact, "Contact")?;
     let id = parse_id(&id, "Address")?;
     let verify = QueryParams::parse(raw.as_deref()).verify()?;
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({}))?;
     let mut store = state.store();
     owned(&store, contact, id)?;
     let object = check_object(&body, &[COMMON, UPDATE])?;

@@ -11,7 +11,7 @@ use super::error::{ApiError, Problems};
 use super::filter::{ids, in_time_range};
 use super::paging::{Row, SortValue};
 use super::party_rules::DATE_TIME_RANGE;
-use super::query::{json_body, Embeds, QueryParams};
+use super::query::{json_body, json_body_or, Embeds, QueryParams};
 use super::related;
 use super::respond::{self, parse_id, Reply};
 use super::state::ME;
@@ -181,7 +181,7 @@ pub async fn list(state: Arc<SellsyState>, raw: Option<String>) -> Reply {
 }
 
 pub async fn search(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -> Reply {
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({ "filters": {} }))?;
     let object = check_object(&body, &[FILTERS])?;
     let filters = object
         .get("filters")
@@ -298,7 +298,7 @@ pub async fn update(
     let verify = q.verify()?;
     let embeds = q.embeds(EMBEDS, false)?;
     let fields = q.fields()?;
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({}))?;
     let mut store = state.store();
     if !store.comments.contains(id) {
         return Err(ApiError::not_found("Comment", id));

@@ -12,7 +12,7 @@ use super::clock;
 use super::error::{ApiError, Problems};
 use super::paging::{Row, SortValue};
 use super::parties::{touch, Party};
-use super::query::{json_body, QueryParams};
+use super::query::{json_body_or, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::store::Pointer;
 use super::store::{Owner, Record, Store};
@@ -234,7 +234,7 @@ pub async fn list(state: Arc<SellsyState>, raw: Option<String>) -> Reply {
 }
 
 pub async fn search(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -> Reply {
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({ "filters": {} }))?;
     let object = check_object(&body, &[FILTERS])?;
     let filters = object
         .get("filters")
@@ -341,7 +341,7 @@ pub async fn set_values(
 ) -> Reply {
     let id = parse_id(&id, party.what())?;
     let verify = QueryParams::parse(raw.as_deref()).verify()?;
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!([]))?;
     let mut store = state.store();
     if !store.owner_table(party.owner()).contains(id) {
         return Err(ApiError::not_found(party.what(), id));

@@ -185,7 +185,7 @@ pub async fn contacts_of(
 ) -> Reply {
     let id = parse_id(&id, party.what())?;
     let q = QueryParams::parse(raw.as_deref());
-    let list = q.list(&["id", "name", "created_at"])?;
+    let list = q.list_any_order(&["id", "name", "created_at"])?;
     let embeds = q.embeds(Party::Contact.embeds(), true)?;
     let fields = q.fields()?;
     let store = state.store();

@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::filter::{ids, in_date_range, in_time_range, same_string, same_text, strings};
 use super::paging::{Row, SortValue};
 use super::party_rules::*;
-use super::query::{json_body, Embeds, QueryParams};
+use super::query::{json_body, json_body_or, Embeds, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::state::ME;
 use super::store::Pointer;
@@ -319,7 +319,7 @@ pub async fn search(
     raw: Option<String>,
     body: Bytes,
 ) -> Reply {
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({ "filters": {} }))?;
     let object = check_object(&body, &[party.filter_rules()])?;
     let filters = object
         .get("filters")
@@ -451,7 +451,7 @@ pub async fn update(
     let verify = q.verify()?;
     let embeds = q.embeds(party.embeds(), true)?;
     let fields = q.fields()?;
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({}))?;
     let rules = party.update_rules();
     let mut store = state.store();
     if !store.owner_table(party.owner()).contains(id) {

@@ -64,9 +64,11 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
-    /// All values of an array parameter: `name[]=a`, `name[0]=a` or `name=a`.
+    /// All values of an array parameter: `name[]=a`, `name[0]=a` or `name=a`. A lone
+    /// empty value (`name=`) is how an empty array travels.
     pub fn array(&self, name: &str) -> Vec<&str> {
-        self.pairs
+        let values: Vec<&str> = self
+            .pairs
             .iter()
             .filter(|(k, _)| {
                 k == name
@@ -76,17 +78,32 @@ impl QueryParams {
                         .is_some_and(|inside| inside.chars().all(|c| c.is_ascii_digit()))
             })
             .map(|(_, v)| v.as_str())
-            .collect()
+            .collect();
+        if values == [""] {
+            Vec::new()
+        } else {
+            values
+        }
     }
 
     /// `?verify=true`: validate without persisting.
     pub fn verify(&self) -> Result<bool, ApiError> {
         match self.get("verify") {
-            None => Ok(false),
+            None | Some("false") | Some("0") => Ok(false),
             Some("true") | Some("1") => Ok(true),
-            Some("false") | Some("0") => Ok(false),
             Some(_) => Err(ApiError::invalid_field("verify", "must be a boolean")),
         }
+    }
+
+    /// Paging and ordering where the spec leaves `order` free: unknown values order by the default.
+    pub fn list_any_order(&self, orders: &[&'static str]) -> Result<ListQuery, ApiError> {
+        let known = self.get("order").is_none_or(|o| orders.contains(&o));
+        if known {
+            return self.list(orders);
+        }
+        let mut without_order = self.clone();
+        without_order.pairs.retain(|(k, _)| k != "order");
+        without_order.list(orders)
     }
 
     /// Paging and ordering; `orders` lists the accepted `order` values, the first being the default.
@@ -162,12 +179,10 @@ impl QueryParams {
         for value in self.array("embed") {
             if allowed.contains(&value) {
                 embeds.names.push(value.to_string());
-            } else if let Some(id) = value.strip_prefix("cf.").filter(|_| custom_fields) {
-                match id.parse::<i64>() {
-                    Ok(id) if value[3..].chars().all(|c| c.is_ascii_digit()) => {
-                        embeds.custom_fields.push(id)
-                    }
-                    _ => problems.add("embed", format!("unknown embed {value}")),
+            } else if let Some(digits) = custom_field_embed(value).filter(|_| custom_fields) {
+                // Ids too large to exist name no field: nothing to embed.
+                if let Ok(id) = digits.parse::<i64>() {
+                    embeds.custom_fields.push(id);
                 }
             } else {
                 problems.add("embed", format!("unknown embed {value}"));
@@ -199,6 +214,16 @@ impl QueryParams {
     }
 }
 
+/// The digits of a custom-field embed. The spec's pattern is `^cf.\d+$`, where the dot
+/// matches any one character, so `cf.12` and `cf_12` both name field 12.
+fn custom_field_embed(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix("cf")?;
+    let mut chars = rest.chars();
+    chars.next()?;
+    let digits = chars.as_str();
+    (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
 /// Requested embeds.
 #[derive(Debug, Default, Clone)]
 pub struct Embeds {
@@ -218,12 +243,71 @@ pub fn optional_json(bytes: &[u8]) -> Result<Option<Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes)
-        .map(Some)
-        .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))
+    let mut value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
+    integral_floats_as_integers(&mut value);
+    Ok(Some(value))
+}
+
+/// `3.0` is an integer to JSON Schema; make it one for the handlers too.
+fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 {
+                    *value = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
+/// Read a JSON body, standing in `default` when there is none (the spec marks most
+/// request bodies optional: an empty PUT changes nothing, an empty search filters nothing).
+pub fn json_body_or(bytes: &[u8], default: Value) -> Result<Value, ApiError> {
+    Ok(optional_json(bytes)?.unwrap_or(default))
 }
 
 /// Read a JSON body that must be present.
 pub fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
     optional_json(bytes)?.ok_or_else(|| ApiError::invalid_field("body", "a JSON body is required"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_parameters_in_every_spelling() {
+        let q = QueryParams::parse(Some("embed[]=acl&embed=cf.3&embed[1]=cf_4&field="));
+        let embeds = q.embeds(&["acl"], true).unwrap();
+        assert_eq!(embeds.names, vec!["acl"]);
+        assert_eq!(embeds.custom_fields, vec![3, 4]);
+        assert!(
+            q.fields().unwrap().is_empty(),
+            "a lone empty value is an empty array"
+        );
+        assert!(QueryParams::parse(Some("field=&field=")).fields().is_err());
+        assert!(QueryParams::parse(Some("embed=cf."))
+            .embeds(&[], true)
+            .is_err());
+    }
+
+    #[test]
+    fn integral_floats_read_as_integers() {
+        let v = optional_json(br#"{"a": 3.0, "b": [1.5, 2e3]}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, serde_json::json!({"a": 3, "b": [1.5, 2000]}));
+    }
+
+    #[test]
+    fn free_order_falls_back_to_the_default() {
+        let q = QueryParams::parse(Some("order=whatever"));
+        assert_eq!(q.list_any_order(&["id", "due_date"]).unwrap().order, "id");
+        assert!(q.list(&["id", "due_date"]).is_err());
+    }
 }

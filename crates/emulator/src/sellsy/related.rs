@@ -1,6 +1,6 @@
 //! The `related` object of tasks and comments, and the ids derived from it.
 
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 use super::error::Problems;
 use super::store::{Record, Store};
@@ -39,7 +39,14 @@ pub fn set(record: &mut Record, related: &Value) {
         .map(|items| {
             items
                 .iter()
-                .map(|i| json!({ "id": i.get("id").cloned().unwrap_or(Value::Null), "type": i.get("type").cloned().unwrap_or(Value::Null) }))
+                .map(|i| {
+                    // Only what was given: a comment's related item need not name both.
+                    let kept: Map<String, Value> = ["id", "type"]
+                        .iter()
+                        .filter_map(|k| i.get(*k).map(|v| (k.to_string(), v.clone())))
+                        .collect();
+                    Value::Object(kept)
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -11,7 +11,7 @@ use super::error::{ApiError, Problems};
 use super::filter::{ids, in_time_range, strings};
 use super::paging::{Row, SortValue};
 use super::party_rules::DATE_TIME_RANGE;
-use super::query::{json_body, Embeds, QueryParams};
+use super::query::{json_body, json_body_or, Embeds, QueryParams};
 use super::related;
 use super::respond::{self, parse_id, Reply};
 use super::state::ME;
@@ -178,23 +178,33 @@ fn matches(record: &Record, filters: &Map<String, Value>) -> bool {
 }
 
 pub async fn list(state: Arc<SellsyState>, raw: Option<String>) -> Reply {
-    rows(&state, raw, None)
+    rows(&state, raw, None, false)
 }
 
 pub async fn search(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -> Reply {
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({ "filters": {} }))?;
     let object = check_object(&body, &[FILTERS])?;
     let filters = object
         .get("filters")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    rows(&state, raw, Some(filters))
+    rows(&state, raw, Some(filters), true)
 }
 
-fn rows(state: &SellsyState, raw: Option<String>, filters: Option<Map<String, Value>>) -> Reply {
+/// The list takes any `order` (the spec gives it no values); the search only `id`, `due_date`.
+fn rows(
+    state: &SellsyState,
+    raw: Option<String>,
+    filters: Option<Map<String, Value>>,
+    strict_order: bool,
+) -> Reply {
     let q = QueryParams::parse(raw.as_deref());
-    let list = q.list(&["id", "due_date"])?;
+    let list = if strict_order {
+        q.list(&["id", "due_date"])?
+    } else {
+        q.list_any_order(&["id", "due_date"])?
+    };
     let embeds = q.embeds(EMBEDS, false)?;
     let fields = q.fields()?;
     let store = state.store();
@@ -363,7 +373,7 @@ pub async fn update(
     let verify = q.verify()?;
     let embeds = q.embeds(EMBEDS, false)?;
     let fields = q.fields()?;
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({}))?;
     let mut store = state.store();
     if !store.tasks.contains(id) {
         return Err(ApiError::not_found("Task", id));

@@ -169,7 +169,11 @@ pub fn check_value(value: &Value, kind: &Kind, path: &str, problems: &mut Proble
         Kind::EnumOrList(values) => match value {
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    check_value(v, &Kind::Enum(values), &format!("{path}[{i}]"), problems);
+                    let at = format!("{path}[{i}]");
+                    check_value(v, &Kind::Enum(values), &at, problems);
+                    if items[..i].contains(v) {
+                        problems.add(at, "duplicate item");
+                    }
                 }
             }
             single => check_value(single, &Kind::Enum(values), path, problems),

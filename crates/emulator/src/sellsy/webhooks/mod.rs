@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, Problems};
 use super::paging::{Row, SortValue};
-use super::query::{json_body, QueryParams};
+use super::query::{json_body, json_body_or, QueryParams};
 use super::respond::{self, parse_id, Reply};
 use super::store::Record;
 use super::validation::Kind::*;
@@ -147,7 +147,7 @@ pub async fn list(state: Arc<SellsyState>, raw: Option<String>) -> Reply {
 }
 
 pub async fn search(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -> Reply {
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({ "filters": {} }))?;
     let object = check_object(&body, &[FILTERS])?;
     let filters = object
         .get("filters")
@@ -224,7 +224,7 @@ pub async fn update(
 ) -> Reply {
     let id = parse_id(&id, "Webhook")?;
     let verify = QueryParams::parse(raw.as_deref()).verify()?;
-    let body = json_body(&body)?;
+    let body = json_body_or(&body, json!({}))?;
     let mut store = state.store();
     let hook = store
         .webhooks
