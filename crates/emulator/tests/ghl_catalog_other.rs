@@ -7,6 +7,7 @@ mod support;
 
 use std::collections::HashSet;
 
+use hlbridge_core::schema_check::{check_value, Strictness};
 use hlbridge_emulator::ghl::{GhlConfig, GhlEmulator};
 use serde_json::{json, Value};
 use support::{emulator, roomy, Api};
@@ -25,6 +26,17 @@ async fn setup(seed: usize) -> (GhlEmulator, Api) {
     let emu = emulator(config(seed)).await;
     let api = Api::new(&emu);
     (emu, api)
+}
+
+/// Assert `v` matches the operation's documented success response (undeclared
+/// properties allowed, as a schema-driven client reads it).
+#[track_caller]
+fn conforms(op_id: &str, v: &Value) {
+    let table = &hlbridge_ghl::TABLE;
+    let op = table.get(op_id).expect("operation");
+    let ty = op.response.expect("response type");
+    let bad = check_value(table, &ty, v, Strictness::Open);
+    assert!(bad.is_empty(), "{op_id}: {bad:?} in {v}");
 }
 
 fn ids(items: &Value) -> Vec<String> {
@@ -57,6 +69,7 @@ async fn all_conversations(api: &Api, limit: usize) -> (Vec<Value>, u64) {
     loop {
         let (status, body) = api.get(&path).await;
         assert_eq!(status, 200, "{body}");
+        conforms("conversations.search-conversation", &body);
         let page = body["conversations"].as_array().expect("list").clone();
         let n = page.len();
         let last = page.last().map(|c| c["sort"][0].clone());
@@ -80,6 +93,7 @@ async fn all_messages(api: &Api, conversation: &str, limit: usize) -> Vec<Value>
     loop {
         let (status, body) = api.get(&path).await;
         assert_eq!(status, 200, "{body}");
+        conforms("conversations.get-messages", &body);
         let nested = &body["messages"];
         let page = nested["messages"].as_array().expect("nested messages");
         assert!(page.len() <= limit);
@@ -191,6 +205,7 @@ async fn conversation_and_messages_by_id() {
     let conv_id = conv["id"].as_str().unwrap();
     let (status, body) = api.get(&format!("/conversations/{conv_id}")).await;
     assert_eq!(status, 200, "{body}");
+    conforms("conversations.get-conversation", &body);
     assert_eq!(body["id"], conv_id);
     assert_eq!(body["contactId"], conv["contactId"]);
     assert_eq!(body["deleted"], false);
@@ -220,6 +235,7 @@ async fn conversation_and_messages_by_id() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(&body, m);
+    conforms("conversations.get-message", &body);
     assert_eq!(body["conversationId"], conv_id);
 
     let (status, body) = api.get("/conversations/unknownConversation0").await;
@@ -250,6 +266,7 @@ async fn emails_by_id() {
         .get(&format!("/conversations/messages/email/{email_id}"))
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("conversations.get-email-by-id", &body);
     assert_eq!(body["id"], email_id);
     assert_eq!(body["conversationId"], email["conversationId"]);
     assert_eq!(body["body"], email["body"]);
@@ -301,6 +318,7 @@ async fn recordings_and_transcriptions_of_calls() {
         ))
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("conversations.get-message-transcription", &body);
     let sentences = body.as_array().expect("array of sentences");
     assert!(sentences.len() >= 2);
     for (i, s) in sentences.iter().enumerate() {
@@ -364,6 +382,7 @@ async fn update_message_status_for_provider_messages() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("conversations.update-message-status", &body);
     assert_eq!(body["messageId"], id);
     assert_eq!(body["conversationId"], custom["conversationId"]);
     let (_, after) = api.get(&format!("/conversations/messages/{id}")).await;
@@ -414,6 +433,7 @@ async fn create_conversation_send_messages_and_typing() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    conforms("conversations.create-conversation", &body);
     assert_eq!(body["success"], true);
     let conv = body["conversation"]["id"].as_str().unwrap().to_string();
     let (status, _) = api
@@ -431,6 +451,7 @@ async fn create_conversation_send_messages_and_typing() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("conversations.send-a-new-message", &body);
     assert_eq!(body["conversationId"], conv.as_str());
     let sms_id = body["messageId"].as_str().unwrap().to_string();
     let (status, body) = api
@@ -471,6 +492,7 @@ async fn create_conversation_send_messages_and_typing() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body, json!({"success": true}));
+    conforms("conversations.live-chat-agent-typing", &body);
     let (status, _) = api
         .post(
             "/conversations/providers/live-chat/typing",
@@ -501,6 +523,7 @@ async fn locations_list_find_and_create() {
 
     let (status, body) = agency.get("/locations/search").await;
     assert_eq!(status, 200, "{body}");
+    conforms("locations.search-locations", &body);
     assert_eq!(ids(&body["locations"]), vec![api.location.clone()]);
 
     let (status, body) = agency
@@ -512,6 +535,7 @@ async fn locations_list_find_and_create() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("locations.create-location", &body);
     let new_id = body["id"].as_str().unwrap().to_string();
     assert_eq!(body["name"], "Second Shop");
     assert_eq!(body["companyId"], company.as_str());
@@ -532,6 +556,7 @@ async fn locations_list_find_and_create() {
 
     let (status, body) = agency.get(&format!("/locations/{new_id}")).await;
     assert_eq!(status, 200);
+    conforms("locations.get-location", &body);
     assert_eq!(body["location"]["city"], "Lyon");
     assert_eq!(body["location"]["firstName"], "Ada");
     let (status, body) = api.get(&format!("/locations/{}", api.location)).await;
@@ -571,6 +596,7 @@ async fn company_by_id() {
     let company = emu.state().config().company_id.clone();
     let (status, body) = agency.get(&format!("/companies/{company}")).await;
     assert_eq!(status, 200, "{body}");
+    conforms("companies.get-company", &body);
     assert_eq!(body["company"]["id"], company.as_str());
     assert_eq!(body["company"]["locationCount"], 1);
     agency
@@ -590,6 +616,7 @@ async fn custom_fields_crud_and_contact_values() {
     let base = format!("/locations/{}/customFields", api.location);
     let (status, body) = api.get(&base).await;
     assert_eq!(status, 200);
+    conforms("locations.get-custom-fields", &body);
     let before = body["customFields"].as_array().unwrap().len();
 
     let (status, body) = api
@@ -599,6 +626,7 @@ async fn custom_fields_crud_and_contact_values() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    conforms("locations.create-custom-field", &body);
     let field = body["customField"].clone();
     let id = field["id"].as_str().unwrap().to_string();
     assert_eq!(field["fieldKey"], "contact.contract_value");
@@ -662,8 +690,10 @@ async fn custom_fields_crud_and_contact_values() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("locations.update-custom-field", &body);
     let (status, body) = api.get(&format!("{base}/{id}")).await;
     assert_eq!(status, 200);
+    conforms("locations.get-custom-field", &body);
     assert_eq!(body["customField"]["name"], "Contract Amount");
     assert_eq!(body["customField"]["position"], 5);
     assert_eq!(body["customField"]["fieldKey"], "contact.contract_value");
@@ -671,6 +701,7 @@ async fn custom_fields_crud_and_contact_values() {
     let (status, body) = api.delete(&format!("{base}/{id}"), None).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"succeded": true}));
+    conforms("locations.delete-custom-field", &body);
     let (status, _) = api.get(&format!("{base}/{id}")).await;
     assert_eq!(status, 400);
     let (_, body) = api.get(&format!("/contacts/{contact}")).await;
@@ -701,6 +732,7 @@ async fn associations_and_relations() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["total"], 2);
+    conforms("associations.find-associations", &body);
     let system = body["associations"][0].clone();
     assert_eq!(system["associationType"], "SYSTEM_DEFINED");
 
@@ -712,6 +744,7 @@ async fn associations_and_relations() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    conforms("associations.create-association", &body);
     let assoc = body["id"].as_str().unwrap().to_string();
     assert_eq!(body["associationType"], "USER_DEFINED");
     assert_eq!(events(&emu, "AssociationCreate")[0]["key"], "mentor_mentee");
@@ -733,10 +766,12 @@ async fn associations_and_relations() {
     assert_eq!(status, 400);
 
     let (_, body) = api.get(&format!("/associations/{assoc}")).await;
+    conforms("associations.get-association-by-id", &body);
     assert_eq!(body["key"], "mentor_mentee");
     let (_, body) = api
         .get(&format!("/associations/key/mentor_mentee?locationId={loc}"))
         .await;
+    conforms("associations.get-association-key-by-key-name", &body);
     assert_eq!(body["id"], assoc.as_str());
     let (status, body) = api
         .get(&format!(
@@ -744,6 +779,7 @@ async fn associations_and_relations() {
         ))
         .await;
     assert_eq!(status, 200);
+    conforms("associations.get-association-by-object-keys", &body);
     assert_eq!(body["secondObjectKey"], "opportunity");
     let (_, body) = api
         .get(&format!("/associations/?locationId={loc}&skip=2&limit=10"))
@@ -758,7 +794,9 @@ async fn associations_and_relations() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("associations.update-association", &body);
     let (_, body) = api.get(&format!("/associations/{assoc}")).await;
+    conforms("associations.get-association-by-id", &body);
     assert_eq!(body["firstObjectLabel"], "Coach");
     let sys_id = system["id"].as_str().unwrap();
     let (status, _) = api
@@ -776,6 +814,7 @@ async fn associations_and_relations() {
     let relate = |first: &str, second: &str| json!({"locationId": loc, "associationId": assoc, "firstRecordId": first, "secondRecordId": second});
     let (status, body) = api.post("/associations/relations", relate(&a, &b)).await;
     assert_eq!(status, 201, "{body}");
+    conforms("associations.create-relation", &body);
     let rel = body["id"].as_str().unwrap().to_string();
     assert_eq!(body["associationId"], assoc.as_str());
     assert_eq!(body["firstRecordId"], a.as_str());
@@ -799,6 +838,7 @@ async fn associations_and_relations() {
         ))
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("associations.get-relations-by-record-id", &body);
     assert_eq!(body["total"], 2);
     let (_, body) = api
         .get(&format!(
@@ -820,6 +860,7 @@ async fn associations_and_relations() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("associations.delete-relation", &body);
     assert_eq!(body["id"], rel.as_str());
     let (_, body) = api
         .get(&format!(
@@ -848,6 +889,7 @@ async fn associations_and_relations() {
     assert_eq!(status, 400, "system associations stay");
     let (status, body) = api.delete(&format!("/associations/{assoc}"), None).await;
     assert_eq!(status, 200, "{body}");
+    conforms("associations.delete-association", &body);
     assert_eq!(body["deleted"], true);
     let (status, _) = api.get(&format!("/associations/{assoc}")).await;
     assert_eq!(status, 400);
@@ -863,6 +905,7 @@ async fn blogs_posts_and_slugs() {
         .get(&format!("/blogs/site/all?locationId={loc}&skip=0&limit=10"))
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("blogs.get-blogs", &body);
     let blogs = body["data"].as_array().unwrap().clone();
     assert_eq!(blogs.len(), 2);
     let blog = blogs[0]["_id"].as_str().unwrap().to_string();
@@ -876,6 +919,7 @@ async fn blogs_posts_and_slugs() {
         ))
         .await;
     assert_eq!(status, 200);
+    conforms("blogs.get-all-blog-authors-by-location", &body);
     let author = body["authors"][0]["_id"].as_str().unwrap().to_string();
     let (_, body) = api
         .get(&format!(
@@ -883,6 +927,7 @@ async fn blogs_posts_and_slugs() {
         ))
         .await;
     assert_eq!(body["categories"].as_array().unwrap().len(), 2);
+    conforms("blogs.get-all-categories-by-location", &body);
     let category = body["categories"][1]["_id"].as_str().unwrap().to_string();
     let (status, _) = api.get(&format!("/blogs/authors?locationId={loc}")).await;
     assert_eq!(status, 422, "limit and offset are required");
@@ -897,6 +942,7 @@ async fn blogs_posts_and_slugs() {
     let (status, body) = api.get(&slug_check("hello-world", None)).await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"exists": false}));
+    conforms("blogs.check-url-slug-exists", &body);
 
     let post = |title: &str, slug: &str, status: &str| {
         json!({"title": title, "locationId": loc, "blogId": blog, "imageUrl": "https://img.example/a.png",
@@ -911,6 +957,7 @@ async fn blogs_posts_and_slugs() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("blogs.create-blog-post", &body);
     let post_id = body["data"]["_id"].as_str().unwrap().to_string();
     assert_eq!(body["data"]["urlSlug"], "hello-world");
     assert_eq!(body["data"]["archived"], false);
@@ -942,6 +989,7 @@ async fn blogs_posts_and_slugs() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    conforms("blogs.update-blog-post", &body);
     assert_eq!(body["updatedBlogPost"]["title"], "Hello Again");
     assert_eq!(body["updatedBlogPost"]["archived"], true);
     let (_, body) = api.get(&slug_check("hello-world", None)).await;
@@ -963,6 +1011,7 @@ async fn blogs_posts_and_slugs() {
     };
     let (status, body) = api.get(&list("")).await;
     assert_eq!(status, 200, "{body}");
+    conforms("blogs.get-blog-post", &body);
     assert_eq!(body["blogs"].as_array().unwrap().len(), 2);
     let (_, body) = api.get(&list("&status=ARCHIVED")).await;
     assert_eq!(body["blogs"].as_array().unwrap().len(), 1);
@@ -975,5 +1024,76 @@ async fn blogs_posts_and_slugs() {
             "/blogs/posts/all?locationId={loc}&blogId=nope&limit=10&offset=0"
         ))
         .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn inbound_messages_update_and_delete_conversation() {
+    let (emu, api) = setup(0).await;
+    let contact = api
+        .create_contact(json!({"firstName": "In", "phone": "+15551239999"}))
+        .await;
+    let (_, body) = api
+        .post(
+            "/conversations/",
+            json!({"locationId": api.location, "contactId": contact}),
+        )
+        .await;
+    let conv = body["conversation"]["id"].as_str().unwrap().to_string();
+
+    let (status, body) = api
+        .post(
+            "/conversations/messages/inbound",
+            json!({"type": "SMS", "conversationId": conv, "contactId": contact,
+                   "conversationProviderId": "provider0000000000001", "message": "Is anyone there?"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    conforms("conversations.add-an-inbound-message", &body);
+    let id = body["messageId"].as_str().unwrap().to_string();
+    let (_, m) = api.get(&format!("/conversations/messages/{id}")).await;
+    assert_eq!(m["direction"], "inbound");
+    assert_eq!(m["body"], "Is anyone there?");
+    let (_, c) = api.get(&format!("/conversations/{conv}")).await;
+    assert_eq!(c["unreadCount"], 1);
+    assert_eq!(events(&emu, "InboundMessage")[0]["messageId"], id.as_str());
+    let (status, _) = api
+        .post(
+            "/conversations/messages/inbound",
+            json!({"type": "SMS", "conversationId": "unknownConversation0", "contactId": contact,
+                   "conversationProviderId": "p", "message": "x"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let (status, body) = api
+        .put(
+            &format!("/conversations/{conv}"),
+            json!({"locationId": api.location, "unreadCount": 0, "starred": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    conforms("conversations.update-conversation", &body);
+    let (_, c) = api.get(&format!("/conversations/{conv}")).await;
+    assert_eq!(
+        (c["unreadCount"].clone(), c["starred"].clone()),
+        (json!(0), json!(true))
+    );
+    let (_, starred) = api
+        .get(&format!(
+            "/conversations/search?locationId={}&status=starred",
+            api.location
+        ))
+        .await;
+    assert_eq!(ids(&starred["conversations"]), vec![conv.clone()]);
+
+    let (status, body) = api.delete(&format!("/conversations/{conv}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    conforms("conversations.delete-conversation", &body);
+    let (status, _) = api.get(&format!("/conversations/{conv}")).await;
+    assert_eq!(status, 400);
+    let (status, _) = api.get(&format!("/conversations/messages/{id}")).await;
+    assert_eq!(status, 400);
+    let (status, _) = api.delete(&format!("/conversations/{conv}"), None).await;
     assert_eq!(status, 400);
 }

@@ -523,6 +523,217 @@ pub fn create(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     ))
 }
 
+/// `PUT /conversations/{conversationId}`: unread count and star.
+pub fn update(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.path("conversationId").to_string();
+    let unread = match ctx.body.get("unreadCount") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0)
+                // Checked above: a finite non-negative whole number.
+                .map(|f| f as i64)
+                .ok_or_else(|| ApiError::unprocessable("unreadCount must not be less than 0"))?,
+        ),
+    };
+    let now = store.now();
+    let contacts = &store.contacts;
+    let c = store
+        .other
+        .conversations
+        .items
+        .iter_mut()
+        .find(|c| c.id == id && contacts.contains_key(&c.contact_id))
+        .ok_or_else(conversation_not_found)?;
+    if let Some(n) = unread {
+        c.unread_count = n;
+    }
+    if let Some(b) = ctx.body.get("starred").and_then(Value::as_bool) {
+        c.starred = b;
+    }
+    c.date_updated = now;
+    let c = c.clone();
+    let last = store.other.conversations.last_message(&c.id, false);
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id));
+    m.insert("locationId".into(), json!(store.location_id));
+    m.insert("contactId".into(), json!(c.contact_id));
+    if let Some(a) = &c.assigned_to {
+        m.insert("assignedTo".into(), json!(a));
+    }
+    if let Some(l) = last {
+        m.insert("lastMessageBody".into(), json!(l.body));
+        m.insert("lastMessageDate".into(), json!(iso(l.date_added)));
+        m.insert("lastMessageType".into(), json!(l.message_type));
+    }
+    m.insert("unreadCount".into(), json!(c.unread_count));
+    m.insert("inbox".into(), json!(c.inbox));
+    m.insert("starred".into(), json!(c.starred));
+    m.insert("deleted".into(), json!(false));
+    Ok(Reply::ok(
+        ctx,
+        json!({ "success": true, "conversation": Value::Object(m) }),
+    ))
+}
+
+/// `DELETE /conversations/{conversationId}`: the conversation and its messages.
+pub fn delete(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let id = ctx.path("conversationId");
+    let convs = &mut store.other.conversations;
+    let pos = convs
+        .items
+        .iter()
+        .position(|c| c.id == id)
+        .ok_or_else(conversation_not_found)?;
+    convs.items.remove(pos);
+    convs.messages.retain(|m| m.conversation_id != id);
+    Ok(Reply::ok(ctx, json!({ "success": true })))
+}
+
+/// `POST /conversations/messages/inbound`: a message a (custom) provider received.
+pub fn inbound(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let contact_id = ctx.body_str("contactId").unwrap_or_default().to_string();
+    store.contact(&contact_id)?;
+    let conversation_id = ctx
+        .body_str("conversationId")
+        .unwrap_or_default()
+        .to_string();
+    let conv = store
+        .other
+        .conversations
+        .conversation(&conversation_id)?
+        .clone();
+    if conv.contact_id != contact_id {
+        return Err(ApiError::bad_request(
+            "The conversation does not belong to this contact",
+        ));
+    }
+    let kind = ctx.body_str("type").unwrap_or("SMS");
+    let message_type = match kind {
+        "Email" => "TYPE_EMAIL",
+        "WhatsApp" => "TYPE_WHATSAPP",
+        "GMB" => "TYPE_GMB",
+        "IG" => "TYPE_INSTAGRAM",
+        "FB" => "TYPE_FACEBOOK",
+        "WebChat" => "TYPE_WEBCHAT",
+        "Live_Chat" => "TYPE_LIVE_CHAT",
+        "Call" | "IVR_Call" | "Campaign_Call" | "Campaign_VoiceMail" => "TYPE_CALL",
+        "TIKTOK" => "TYPE_TIKTOK",
+        "Custom" => "TYPE_CUSTOM_SMS",
+        _ => "TYPE_SMS",
+    };
+    let is_email = message_type == "TYPE_EMAIL";
+    let text = ctx
+        .body_str("message")
+        .or_else(|| ctx.body_str("html"))
+        .unwrap_or_default()
+        .to_string();
+    let attachments: Vec<String> = ctx
+        .body
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let date =
+        match ctx.body_str("date") {
+            Some(raw) => Some(super::tasks::parse_due_date(raw).ok_or_else(|| {
+                ApiError::unprocessable("date must be a valid ISO 8601 date string")
+            })?),
+            None => None,
+        };
+    let now = store.now();
+    let id = store.new_id();
+    let email = if is_email {
+        let email_id = ctx
+            .body_str("emailMessageId")
+            .map(str::to_string)
+            .unwrap_or_else(|| id.clone());
+        let list = |name: &str| -> Vec<String> {
+            ctx.body
+                .get(name)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(Email {
+            id: email_id.clone(),
+            thread_id: email_id,
+            subject: ctx.body_str("subject").unwrap_or_default().to_string(),
+            from: ctx.body_str("emailFrom").unwrap_or_default().to_string(),
+            to: ctx
+                .body_str("emailTo")
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            cc: list("emailCc"),
+            bcc: list("emailBcc"),
+            reply_to: None,
+        })
+    } else {
+        None
+    };
+    let message = Message {
+        id: id.clone(),
+        conversation_id: conversation_id.clone(),
+        contact_id,
+        message_type,
+        direction: "inbound",
+        status: "delivered".into(),
+        body: text,
+        content_type: if ctx.body_str("html").is_some() {
+            "text/html"
+        } else {
+            "text/plain"
+        },
+        attachments,
+        source: "api",
+        user_id: None,
+        provider_id: ctx.body_str("conversationProviderId").map(str::to_string),
+        // Messages stay in creation order; a back-dated `date` is kept as given.
+        date_added: date.unwrap_or(now),
+        email,
+        call: None,
+        error: None,
+    };
+    let email_id = message.email.as_ref().map(|e| e.id.clone());
+    let date_added = iso(message.date_added);
+    let contact_id = message.contact_id.clone();
+    let event = Event::new("InboundMessage", message.webhook_fields(&conv));
+    store.other.conversations.messages.push(message);
+    if let Some(c) = store
+        .other
+        .conversations
+        .items
+        .iter_mut()
+        .find(|c| c.id == conversation_id)
+    {
+        c.unread_count += 1;
+        c.date_updated = now;
+    }
+    let mut body = json!({
+        "success": true,
+        "conversationId": conversation_id,
+        "messageId": id,
+        "message": "Message received",
+        "contactId": contact_id,
+        "dateAdded": date_added,
+    });
+    if let Some(e) = email_id {
+        body["emailMessageId"] = json!(e);
+    }
+    Ok(Reply::ok(ctx, body).with_events(vec![event]))
+}
+
 /// The contact's conversation, created on first message.
 fn conversation_for(store: &mut Store, contact_id: &str, now: DateTime<Utc>) -> String {
     if let Some(c) = store

@@ -116,6 +116,18 @@ pub const SERVED: &[(&str, Handler)] = &[
         Handler::Store(super::conversations::create),
     ),
     (
+        "conversations.update-conversation",
+        Handler::Store(super::conversations::update),
+    ),
+    (
+        "conversations.delete-conversation",
+        Handler::Store(super::conversations::delete),
+    ),
+    (
+        "conversations.add-an-inbound-message",
+        Handler::Store(super::conversations::inbound),
+    ),
+    (
         "conversations.get-email-by-id",
         Handler::Store(super::conversations::get_email),
     ),
