@@ -410,7 +410,8 @@ fn validate_body(table: &Table, op: &Operation, body: Option<&Value>, out: &mut 
         // NestJS ignores a body the route does not declare.
         return;
     };
-    let form = spec.encoding == BodyEncoding::Form;
+    // Form and multipart values are strings on the wire.
+    let form = matches!(spec.encoding, BodyEncoding::Form | BodyEncoding::Multipart);
     let empty = Value::Object(Default::default());
     let value = match body {
         Some(v) => v,

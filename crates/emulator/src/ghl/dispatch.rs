@@ -233,6 +233,15 @@ fn decode_body(
         return Ok(None);
     }
     let form_op = op.body.is_some_and(|b| b.encoding == BodyEncoding::Form);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if let Some(boundary) = super::generic::multipart::boundary(content_type) {
+        return super::generic::multipart::decode(raw, &boundary)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("Multipart body is malformed"));
+    }
     if is_form(headers) {
         let map: Map<String, Value> = url::form_urlencoded::parse(raw)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))

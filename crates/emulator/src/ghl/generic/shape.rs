@@ -74,8 +74,104 @@ fn is_date_name(name: &str) -> bool {
         || name == "timestamp"
 }
 
+/// Numeric bounds (`minimum`/`maximum`) of response fields, which the table does not
+/// carry, by field name (every response field of that name in the spec files has them).
+const BOUNDS: &[(&str, f64, f64)] = &[
+    // phone-system: numbers by location, `pageSize` 1..=1000 (`page` >= 0 holds for 0).
+    ("pageSize", 1.0, 1000.0),
+    // voice-ai agents.
+    ("maxCallDuration", 180.0, 900.0),
+    ("reminderAfterIdleTimeSeconds", 1.0, 20.0),
+    ("startHour", 0.0, 23.0),
+    ("endHour", 0.0, 23.0),
+    ("startMinute", 0.0, 59.0),
+    ("endMinute", 0.0, 59.0),
+    // calendars: open hours.
+    ("daysOfTheWeek", 0.0, 6.0),
+    ("openHour", 0.0, 23.0),
+    ("closeHour", 0.0, 23.0),
+    ("openMinute", 0.0, 60.0),
+    ("closeMinute", 0.0, 60.0),
+];
+
+fn bounds(name: &str) -> Option<(f64, f64)> {
+    BOUNDS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, lo, hi)| (*lo, *hi))
+}
+
+/// `value` within the bounds of the field `name` (unchanged when it has none).
+fn clamp(name: &str, value: f64) -> f64 {
+    match bounds(name) {
+        Some((lo, hi)) if value.is_finite() => value.clamp(lo, hi),
+        Some((lo, _)) => lo,
+        None => value,
+    }
+}
+
+/// Response fields the spec types as `oneOf` object alternatives (`Ty::Any` in the
+/// table): a value that satisfies exactly one alternative, keeping the source's values
+/// of that alternative's properties. `None` for other names.
+fn one_of_choice(name: &str, source: Option<&Value>) -> Option<Value> {
+    // (alternative's required properties with defaults, its other text properties)
+    let (required, optional): (Value, &[&str]) = match name {
+        // conversation-ai action `details`: `triggerWorkflowDto`, the only alternative
+        // that requires `workflowIds`.
+        "details" => (
+            serde_json::json!({"workflowIds": [], "triggerCondition": ""}),
+            &["triggerMessage"],
+        ),
+        // voice-ai `actionParameters`: `KnowledgeBaseParameters`, the only alternative
+        // that requires `knowledgeBaseId`.
+        "actionParameters" => (
+            serde_json::json!({"triggerPrompt": "", "knowledgeBaseId": ""}),
+            &[],
+        ),
+        _ => return None,
+    };
+    let mut out = required.as_object().cloned().unwrap_or_default();
+    if let Some(Value::Object(src)) = source {
+        for (key, default) in out.iter_mut() {
+            if let Some(v) = src.get(key) {
+                let same_kind =
+                    (v.is_array() && default.is_array()) || (v.is_string() && default.is_string());
+                if same_kind {
+                    *default = v.clone();
+                }
+            }
+        }
+        for key in optional {
+            if let Some(v @ Value::String(_)) = src.get(*key) {
+                out.insert((*key).to_string(), v.clone());
+            }
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// Names the spec types as `format: date-time` in responses (`createdAt`,
+/// `issueDate`, `date`): their values must be RFC 3339 date-times even where the
+/// request took a plain date.
+fn is_timestamp_name(name: &str) -> bool {
+    name.ends_with("At") || name.starts_with("date") || name.ends_with("Date")
+}
+
+/// `text` as an RFC 3339 date-time: kept when it is one, a plain date becomes
+/// midnight UTC, anything else is not a timestamp.
+fn as_timestamp(text: &str) -> Option<String> {
+    if chrono::DateTime::parse_from_rfc3339(text).is_ok() {
+        return Some(text.to_string());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|d| format!("{d}T00:00:00.000Z"))
+}
+
 fn is_success_name(name: &str) -> bool {
-    matches!(name, "success" | "succeded" | "succeeded" | "ok") || name.starts_with("success")
+    // `status: true` is GHL's success flag where `status` is a boolean.
+    matches!(name, "success" | "succeded" | "succeeded" | "ok" | "status")
+        || name.starts_with("success")
 }
 
 fn is_count_name(name: &str) -> bool {
@@ -131,6 +227,15 @@ impl Shaper<'_> {
                     .map(|v| self.value(inner, Some(v), name, depth + 1))
                     .collect(),
             ),
+            (Ty::Any, src) if one_of_choice(name, None).is_some() => {
+                one_of_choice(name, src).unwrap_or(Value::Null)
+            }
+            (Ty::Integer | Ty::Number, Some(Value::Number(n))) if bounds(name).is_some() => {
+                Value::from(clamp(name, n.as_f64().unwrap_or_default()))
+            }
+            (Ty::String, Some(Value::String(text))) if is_timestamp_name(name) => {
+                Value::String(as_timestamp(text).unwrap_or_else(|| self.src.now.clone()))
+            }
             (_, Some(v)) if !v.is_null() && conforms(table, ty, v) => v.clone(),
             _ => self.default(ty, name, depth),
         }
@@ -139,7 +244,7 @@ impl Shaper<'_> {
     fn default(&mut self, ty: &Ty, name: &str, depth: usize) -> Value {
         match ty {
             Ty::String => Value::String(self.default_string(name)),
-            Ty::Integer | Ty::Number => Value::from(0),
+            Ty::Integer | Ty::Number => Value::from(clamp(name, 0.0)),
             Ty::Boolean => {
                 Value::Bool(is_success_name(name) || (self.src.deleting && name == "deleted"))
             }
@@ -147,9 +252,9 @@ impl Shaper<'_> {
             Ty::Array(_) => Value::Array(Vec::new()),
             Ty::Object(Some(_)) if depth <= MAX_DEPTH => self.value(ty, None, name, depth),
             Ty::Object(_) => Value::Object(Map::new()),
-            // `oneOf`/`anyOf` or untyped in the spec: a string is the most common
-            // alternative (ids, dates, "string or number" values).
-            Ty::Any => Value::String(String::new()),
+            // `oneOf`/`anyOf` or untyped in the spec: the known choice, else a string
+            // (the most common alternative: ids, dates, "string or number" values).
+            Ty::Any => one_of_choice(name, None).unwrap_or_else(|| Value::String(String::new())),
         }
     }
 
@@ -292,6 +397,21 @@ mod tests {
             let bad = check_value(&hlbridge_ghl::TABLE, &ty, &body, Strictness::Closed);
             assert!(bad.is_empty(), "{}: {bad:?} in {body}", op.id);
         }
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(
+            as_timestamp("2024-08-07").as_deref(),
+            Some("2024-08-07T00:00:00.000Z")
+        );
+        assert_eq!(
+            as_timestamp("2024-08-07T10:00:00Z").as_deref(),
+            Some("2024-08-07T10:00:00Z")
+        );
+        assert_eq!(as_timestamp("soon"), None);
+        assert!(is_timestamp_name("createdAt") && is_timestamp_name("issueDate"));
+        assert!(!is_timestamp_name("startTime"));
     }
 
     #[test]
