@@ -117,7 +117,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         );
         sellsy = Some(emu);
     }
-    println!("ready");
+    outln!("ready");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

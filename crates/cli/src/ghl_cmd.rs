@@ -71,7 +71,7 @@ async fn call(args: GhlArgs) -> Result<(), Error> {
         let stream = hlbridge_ghl::pages::stream(&client, op, input);
         futures::pin_mut!(stream);
         while let Some(item) = stream.try_next().await? {
-            println!("{item}");
+            outln!("{item}");
         }
         return Ok(());
     }
@@ -82,9 +82,9 @@ async fn call(args: GhlArgs) -> Result<(), Error> {
 
 pub fn print_body(body: &Value, compact: bool) {
     if compact {
-        println!("{body}");
+        outln!("{body}");
     } else {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string())
         );

@@ -1,5 +1,12 @@
 //! The `hlbridge` command.
 
+/// `println!` that ends the program quietly when standard output is closed.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::emit(format_args!($($arg)*))
+    };
+}
+
 mod emulator_cmd;
 mod ghl_cmd;
 mod input;

@@ -81,7 +81,7 @@ pub fn run(args: &ListArgs) -> i32 {
     let ops = select(table, args);
     if args.json {
         let list: Vec<Value> = ops.iter().map(|op| to_json(op)).collect();
-        println!("{}", Value::Array(list));
+        outln!("{}", Value::Array(list));
         return 0;
     }
     let mut categories: Vec<&str> = Vec::new();
@@ -93,13 +93,13 @@ pub fn run(args: &ListArgs) -> i32 {
     for category in categories {
         let in_cat: Vec<&&Operation> = ops.iter().filter(|op| op.category == category).collect();
         let triggers = in_cat.iter().filter(|op| op.kind == Kind::Trigger).count();
-        println!(
+        outln!(
             "{category} ({} operations: {triggers} triggers, {} actions)",
             in_cat.len(),
             in_cat.len() - triggers
         );
         for op in in_cat {
-            println!(
+            outln!(
                 "  {:<7} {:<48} {:<6} {:<44} {}",
                 op.kind.as_str(),
                 op.id,
@@ -109,6 +109,6 @@ pub fn run(args: &ListArgs) -> i32 {
             );
         }
     }
-    println!("{} operations", ops.len());
+    outln!("{} operations", ops.len());
     0
 }

@@ -57,3 +57,13 @@ fn kind(e: &Error) -> &'static str {
         Error::TokenStore(_) => "token_store",
     }
 }
+
+/// Print one line on standard output. A closed pipe (`hlbridge ... | head`) ends the
+/// program quietly instead of panicking.
+pub fn emit(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}

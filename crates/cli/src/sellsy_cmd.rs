@@ -109,7 +109,7 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
         let stream = client.stream(op, input, mode);
         futures::pin_mut!(stream);
         while let Some(item) = stream.try_next().await? {
-            println!("{item}");
+            outln!("{item}");
         }
         return Ok(());
     }

@@ -65,28 +65,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .await
         .context("the GHL sandbox does not answer")?;
 
-    println!("hlbridge sandbox (no credentials configured)");
-    println!(
+    outln!("hlbridge sandbox (no credentials configured)");
+    outln!(
         "  GHL emulator:    {}  ({total} demo contacts)",
         ghl.base_url
     );
-    println!(
+    outln!(
         "  Sellsy emulator: {}  (OAuth at {})",
-        sellsy.base_url, sellsy.oauth_base
+        sellsy.base_url,
+        sellsy.oauth_base
     );
-    println!("Point the CLI at the GHL sandbox with:");
-    println!("  export HLBRIDGE_GHL_BASE_URL={}", ghl.base_url);
-    println!("  export HLBRIDGE_GHL_TOKEN={token}");
-    println!("  export HLBRIDGE_GHL_LOCATION_ID={location}");
-    println!(
+    outln!("Point the CLI at the GHL sandbox with:");
+    outln!("  export HLBRIDGE_GHL_BASE_URL={}", ghl.base_url);
+    outln!("  export HLBRIDGE_GHL_TOKEN={token}");
+    outln!("  export HLBRIDGE_GHL_LOCATION_ID={location}");
+    outln!(
         "Sellsy client_credentials: client_id={} (secret in the emulator config)",
         sellsy_config.client_id
     );
-    println!("ready — Ctrl-C stops");
+    outln!("ready — Ctrl-C stops");
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
-    println!("stopping");
+    outln!("stopping");
     sellsy.shutdown().await;
     drop(ghl);
     Ok(())
@@ -117,6 +118,6 @@ async fn check_real_account(args: &UpArgs, token: String) -> anyhow::Result<()> 
         })
         .await
         .with_context(|| format!("cannot reach GHL at {base} for location {location}"))?;
-    println!("GHL connection OK: location {location} has {total} contacts ({base})");
+    outln!("GHL connection OK: location {location} has {total} contacts ({base})");
     Ok(())
 }

@@ -102,7 +102,7 @@ async fn watch(args: WatchArgs) -> Result<(), Error> {
     let mut from_beginning = args.from_beginning;
     loop {
         let outcome = poll(&client, &store, &trigger, from_beginning, |item| {
-            println!("{item}")
+            outln!("{item}")
         })
         .await;
         match outcome {

@@ -106,6 +106,9 @@ async fn duplicates_are_refused_with_meta_unless_allowed() {
         )
         .await;
     assert_eq!(status, 400);
+    assert!(body["traceId"].is_string(), "every error carries a traceId");
+    let mut body = body;
+    body.as_object_mut().unwrap().remove("traceId");
     assert_eq!(
         body,
         json!({"statusCode": 400, "message": "This location does not allow duplicated contacts.",
