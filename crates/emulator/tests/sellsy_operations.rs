@@ -6,6 +6,7 @@ mod sellsy_support;
 
 use std::collections::{BTreeMap, HashSet};
 
+use hlbridge_core::schema_check::{check_value, Strictness};
 use hlbridge_sellsy::TABLE;
 use reqwest::Method;
 use sellsy_support::{id_of, Api, Reply};
@@ -390,6 +391,12 @@ fn calls(f: &Fixture) -> BTreeMap<&'static str, Call> {
 /// Path values, body, expected status.
 type Call = (BTreeMap<&'static str, String>, Option<Value>, u16);
 
+/// The spec's `Civility` is `nullable` (an unset civility reads `null`), but the generated
+/// table lost `nullable` on that `$ref`; every other mismatch counts.
+fn is_known_table_gap(path: &str, problem: &str) -> bool {
+    path.ends_with(".civility") && problem.contains("null")
+}
+
 async fn call(api: &Api, method: &str, path: &str, body: Option<Value>) -> Reply {
     api.send(Method::from_bytes(method.as_bytes()).unwrap(), path, body)
         .await
@@ -425,6 +432,13 @@ async fn every_operation_answers_its_documented_status() {
             "{}",
             op.id
         );
+        if let (Some(ty), false) = (op.response, reply.body.is_null()) {
+            let bad: Vec<_> = check_value(&TABLE, &ty, &reply.body, Strictness::Open)
+                .into_iter()
+                .filter(|m| !is_known_table_gap(&m.path, &m.problem))
+                .collect();
+            assert!(bad.is_empty(), "{}: {bad:?} in {}", op.id, reply.body);
+        }
         if op.response_key == Some("data") {
             for key in ["limit", "count", "total", "offset"] {
                 assert!(
