@@ -5,8 +5,9 @@
 //!
 //! - **Routing** comes from `hlbridge_ghl::TABLE` (576 operations). Contacts, their
 //!   tasks, notes, tags, campaigns, followers and workflows, the location's custom
-//!   fields and OAuth are served from state; every other table operation answers 501
-//!   `{"statusCode":501,"message":"operation <id> is not emulated yet","operationId":…}`.
+//!   fields and OAuth are served from state, with the catalog's other categories;
+//!   every other table operation is served by the [`generic`] layer (stateful
+//!   collections, responses shaped by the spec's schemas), so none answers 501.
 //!   Unknown paths answer NestJS's 404 `Cannot GET /x`. See [`dispatch`] for the
 //!   order of checks (auth, rate limit, `Version`, validation).
 //! - **Auth**: the configured private integration tokens and OAuth tokens issued by
