@@ -222,7 +222,7 @@ impl Engine {
             sellsy_embeds,
             task_label,
             link_lock: tokio::sync::Mutex::new(()),
-            outbox_floor: AtomicI64::new(i64::MAX),
+            outbox_floor: AtomicI64::new(0),
         })
     }
 
@@ -256,6 +256,7 @@ impl Engine {
         }
         report.pending += self.store.count_dirty(Kind::Contact)?;
         if !dry_run {
+            self.settle_outbox()?;
             report.pending += self.store.pending()?.len() as u64;
         }
         report.failed = self
@@ -316,16 +317,35 @@ impl Engine {
             .iter()
             .map(|e| e.id)
             .max()
-            .map_or(i64::MAX, |m| m + 1);
+            .map_or(0, |m| m + 1);
         self.outbox_floor.store(floor, Ordering::SeqCst);
         for entry in pending {
             if entry.kind == Kind::Contact {
                 self.store
                     .mark_dirty(entry.target.other(), Kind::Contact, &entry.source_id)?;
             }
-            if entry.op != "create" {
+            if entry.op != "create" || entry.kind != Kind::Contact {
                 self.store
                     .finish(entry.id, crate::store::Outcome::Superseded)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pending creates whose source got linked another way (matched from the other
+    /// side) are done; those whose source is gone are superseded.
+    fn settle_outbox(&self) -> Result<()> {
+        for entry in self.store.pending()? {
+            if entry.op != "create" {
+                continue;
+            }
+            let source_side = entry.target.other();
+            if self.store.link_by(entry.kind, source_side, &entry.source_id)?.is_some() {
+                self.store.finish(entry.id, crate::store::Outcome::Done)?;
+            } else if entry.kind != Kind::Contact
+                || self.store.record(source_side, entry.kind, &entry.source_id)?.is_none()
+            {
+                self.store.finish(entry.id, crate::store::Outcome::Superseded)?;
             }
         }
         Ok(())

@@ -34,6 +34,8 @@ pub(crate) struct Tally {
     pub writes: AtomicU64,
     pub capped: std::sync::atomic::AtomicBool,
     pub samples: Mutex<Vec<SampleDiff>>,
+    /// Dry runs save no links: records already paired in this run.
+    pub claimed: Mutex<HashSet<(Side, String)>>,
     pub errors: Mutex<Vec<String>>,
 }
 
@@ -47,6 +49,20 @@ impl Tally {
         if samples.len() < SAMPLES {
             samples.push(s);
         }
+    }
+
+    fn claim(&self, side: Side, id: &str) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((side, id.to_string()));
+    }
+
+    fn is_claimed(&self, side: Side, id: &str) -> bool {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(side, id.to_string()))
     }
 
     fn error(&self, e: String) {
@@ -209,6 +225,9 @@ impl Engine {
             }
             return Ok(());
         }
+        if dry_run && tally.is_claimed(rec.side, &rec.id) {
+            return Ok(());
+        }
         let fields = fields_of(&rec);
         let partner = {
             let _guard = self.link_lock.lock().await;
@@ -216,10 +235,12 @@ impl Engine {
                 drop(_guard);
                 return self.sync_pair(link, dry_run, tally).await;
             }
-            match self.find_partner(rec.side, &fields)? {
+            match self.find_partner(rec.side, &fields, dry_run.then_some(tally))? {
                 Some(partner) => {
                     let link = pair(rec.side, &rec.id, &partner.id);
-                    if !dry_run {
+                    if dry_run {
+                        tally.claim(partner.side, &partner.id);
+                    } else {
                         self.store.commit(&Commit {
                             links: vec![link.clone()],
                             ..Commit::default()
@@ -247,7 +268,7 @@ impl Engine {
     }
 
     /// An unlinked record of the other side with the same email, else the same phone.
-    fn find_partner(&self, side: Side, fields: &Fields) -> Result<Option<Record>> {
+    fn find_partner(&self, side: Side, fields: &Fields, dry: Option<&Tally>) -> Result<Option<Record>> {
         for key in ["email", "phone"] {
             let Some(value) = fields.get(key).and_then(Value::as_str) else {
                 continue;
@@ -260,6 +281,7 @@ impl Engine {
                     .store
                     .link_by(Kind::Contact, side.other(), &candidate.id)?
                     .is_none()
+                    && !dry.is_some_and(|t| t.is_claimed(candidate.side, &candidate.id))
                 {
                     return Ok(Some(candidate));
                 }
@@ -682,9 +704,8 @@ impl Engine {
             source_id: link.sellsy_id.clone(),
             payload,
         })?;
-        let input = crate::mapping::ghl::write(changes, &self.mapping);
-        match self.ghl.update(&link.ghl_id, &input).await {
-            Ok(c) => Ok(Some((self.ghl_record(&c), entry.id))),
+        match self.send_ghl(&link.ghl_id, changes).await {
+            Ok(rec) => Ok(Some((rec, entry.id))),
             Err(e) => {
                 let src = self
                     .store
@@ -698,6 +719,31 @@ impl Engine {
                 Ok(None)
             }
         }
+    }
+
+    /// Update a GHL contact; `companyName` goes through an upsert on the contact's
+    /// e-mail (the update operation does not take it).
+    async fn send_ghl(&self, id: &str, changes: &Changes) -> Result<Record> {
+        let mut rest = changes.clone();
+        let company = rest.remove("company");
+        let mut contact = None;
+        if !rest.is_empty() || company.is_none() {
+            let input = crate::mapping::ghl::write(&rest, &self.mapping);
+            contact = Some(self.ghl.update(id, &input).await?);
+        }
+        if let Some(company) = company {
+            let email = match &contact {
+                Some(c) => c.email.clone(),
+                None => self.ghl.get(id).await?.and_then(|c| c.email),
+            };
+            let name = company.as_ref().and_then(Value::as_str).unwrap_or("");
+            if let Some(email) = email.filter(|e| !e.is_empty()) {
+                self.ghl.set_company(id, &email, name).await?;
+            }
+            contact = self.ghl.get(id).await?;
+        }
+        let contact = contact.ok_or_else(|| EngineError::Data(format!("GHL contact {id} vanished during the update")))?;
+        Ok(self.ghl_record(&contact))
     }
 
     async fn write_sellsy(
@@ -762,7 +808,8 @@ impl Engine {
                 .await?
         };
         if let Some(name) = w.company.as_deref().filter(|n| !n.is_empty()) {
-            self.sellsy.link_company(id, name).await?;
+            let previous = cur_fields.get("company").and_then(Value::as_str);
+            self.sellsy.link_company(id, name, previous).await?;
         }
         self.sellsy.set_custom(id, &w.custom).await?;
         let mut fields = cur_fields;

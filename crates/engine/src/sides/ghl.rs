@@ -106,6 +106,24 @@ impl GhlSide {
             .map_err(EngineError::ghl)
     }
 
+    /// Set `companyName`, which the update operation does not take: an upsert keyed
+    /// on the contact's own e-mail. Refuses (returns `false`) when the upsert would
+    /// land on another contact.
+    pub async fn set_company(&self, id: &str, email: &str, company: &str) -> Result<bool> {
+        let input = ContactInput {
+            location_id: Some(self.location_id.clone()),
+            email: Some(email.to_string()),
+            company_name: Some(company.to_string()),
+            ..ContactInput::default()
+        };
+        let (created, contact) = self.client.contacts().upsert(&input).await.map_err(EngineError::ghl)?;
+        if created || contact.id != id {
+            tracing::warn!(contact = id, "company upsert matched another contact");
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     pub async fn delete(&self, id: &str) -> Result<()> {
         match self.client.contacts().delete(id).await {
             Ok(()) | Err(hlbridge_core::Error::NotFound { .. }) => Ok(()),

@@ -264,29 +264,24 @@ impl SellsySide {
         Ok(true)
     }
 
-    /// Link the contact to the company called `name` (created as a prospect if absent).
-    pub async fn link_company(&self, contact_id: &str, name: &str) -> Result<()> {
+    /// Move the contact to the company called `name` (created as a prospect if
+    /// absent): linked, made its main contact, and unlinked from the company it was
+    /// main contact of before (`previous`), so reads give `name` from now on.
+    pub async fn link_company(&self, contact_id: &str, name: &str, previous: Option<&str>) -> Result<()> {
         let cid = id_param(contact_id)?;
         let found = data(
             self.call(
                 "companies.search-companies",
-                CallInput::new()
-                    .param("limit", 1)
-                    .body(json!({ "filters": { "name": name } })),
+                CallInput::new().param("limit", 1).body(json!({ "filters": { "name": name } })),
             )
             .await?,
         );
-        let company_id = match found
-            .first()
-            .and_then(|c| c.get("id"))
-            .and_then(Value::as_i64)
-        {
+        let company_id = match found.first().and_then(|c| c.get("id")).and_then(Value::as_i64) {
             Some(id) => id,
             None => self
                 .call(
                     "companies.create-new-company",
-                    CallInput::new()
-                        .body(json!({ "name": name, "type": "prospect", "main_contact_id": cid })),
+                    CallInput::new().body(json!({ "name": name, "type": "prospect" })),
                 )
                 .await?
                 .get("id")
@@ -298,10 +293,30 @@ impl SellsySide {
             CallInput::new()
                 .param("companyId", company_id)
                 .param("contactId", cid)
-                .body(json!({})),
+                .body(json!({ "contact_type_main": true })),
         )
-        .await
-        .map(|_| ())
+        .await?;
+        let Some(previous) = previous.filter(|p| !p.eq_ignore_ascii_case(name)) else {
+            return Ok(());
+        };
+        let linked = data(
+            self.call("contacts.get-companies", CallInput::new().param("id", cid))
+                .await?,
+        );
+        for company in linked {
+            let same = company.get("name").and_then(Value::as_str).is_some_and(|n| n == previous);
+            let Some(old_id) = company.get("id").and_then(Value::as_i64) else {
+                continue;
+            };
+            if same && old_id != company_id {
+                self.call(
+                    "companies.unlink-contact",
+                    CallInput::new().param("companyId", old_id).param("contactId", cid),
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     pub async fn set_custom(&self, contact_id: &str, items: &[Value]) -> Result<()> {

@@ -199,7 +199,11 @@ impl SqliteStore {
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let sync = std::env::var("HLBRIDGE_DATABASE_SYNCHRONOUS")
+            .ok()
+            .filter(|v| v.eq_ignore_ascii_case("normal"))
+            .map_or("FULL", |_| "NORMAL");
+        conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
