@@ -926,3 +926,77 @@ async fn calendar_resources() {
     let (status, _) = api.get(&list("desks")).await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn hostile_input_is_refused_or_served_never_a_5xx() {
+    let emu = emulator(roomy()).await;
+    let api = Api::new(&emu);
+    let contact = api.create_contact(json!({"firstName": "Hal"})).await;
+    let extreme = json!({
+        "slotDuration": 1e308, "slotInterval": 1.4, "slotBuffer": -1e308, "preBuffer": 1e308,
+        "appoinmentPerSlot": 1e308, "appoinmentPerDay": 1e308,
+        "allowBookingAfter": 1e308, "allowBookingAfterUnit": "months",
+        "allowBookingFor": 1e308, "allowBookingForUnit": "months",
+        "availabilityType": 1,
+        "availabilities": [{"date": "9999-12-31T00:00:00.000Z", "hours": [{"openHour": 0, "openMinute": 0, "closeHour": 0, "closeMinute": 0}]}],
+    });
+    let (status, v) = api.post("/calendars/", calendar_body(&api, extreme)).await;
+    assert_eq!(status, 200, "{v}");
+    let cal = v["calendar"]["id"].as_str().unwrap().to_string();
+    let tiny = create_calendar(
+        &api,
+        json!({"slotDuration": 1, "slotInterval": 1, "openHours": [{"daysOfTheWeek": [0,1,2,3,4,5,6], "hours": [{"openHour": 0, "openMinute": 0, "closeHour": 0, "closeMinute": 0}]}]}),
+    )
+    .await;
+    let big = 8_000_000_000_000_000i64;
+    for (c, from, to) in [
+        (&cal, 0, 31 * 86_400_000),
+        (&cal, big - 86_400_000, big),
+        (&cal, -big, -big + 1),
+        (&tiny, millis(monday()), millis(monday()) + 31 * 86_400_000),
+    ] {
+        let (status, v) = api
+            .get(&format!("/calendars/{c}/free-slots?startDate={from}&endDate={to}&timezone=Pacific/Kiritimati"))
+            .await;
+        assert!(status < 500, "{status} {v}");
+    }
+    let (status, _) = api
+        .get(&format!(
+            "/calendars/{cal}/free-slots?startDate=1e300&endDate=1e301"
+        ))
+        .await;
+    assert_eq!(status, 422);
+    for start in [
+        "9999-12-31T23:59:59Z",
+        "+275760-09-13T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",
+        "2030-13-45",
+    ] {
+        for extra in [
+            json!({}),
+            json!({"ignoreFreeSlotValidation": true, "endTime": "9999-12-31T23:59:59-14:00"}),
+        ] {
+            let (status, v) = book(&api, &cal, &contact, start, extra).await;
+            assert!(status < 500, "{start}: {status} {v}");
+        }
+    }
+    for q in [
+        "startTime=-8e15&endTime=8e15",
+        "startTime=9999-12-31&endTime=0001-01-01",
+        "startTime=x&endTime=y",
+    ] {
+        let (status, v) = api
+            .get(&format!(
+                "/calendars/events?locationId={}&calendarId={cal}&{q}",
+                api.location
+            ))
+            .await;
+        assert!(status < 500, "{q}: {status} {v}");
+    }
+    let (status, _) = api
+        .get(&format!(
+            "/calendars/{cal}/notifications?limit=1e300&skip=-1"
+        ))
+        .await;
+    assert_eq!(status, 422);
+}

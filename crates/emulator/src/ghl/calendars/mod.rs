@@ -25,7 +25,9 @@ pub mod notifications;
 pub mod resources;
 pub mod slots;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
@@ -143,8 +145,13 @@ pub fn new_id(store: &mut Store) -> String {
 }
 
 /// Parse an ISO 8601 date-time. A value without an offset is wall-clock time in `tz`
-/// (the location's); a date alone is its midnight.
+/// (the location's); a date alone is its midnight. Years outside 1–9999 are refused
+/// (so time arithmetic on the result can never overflow).
 pub fn parse_time(raw: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
+    parse_any_time(raw, tz).filter(|t| (1..=9999).contains(&t.year()))
+}
+
+fn parse_any_time(raw: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     let raw = raw.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Some(t);
@@ -263,6 +270,8 @@ mod tests {
         let t = parse_time("2030-01-07T10:00:00", chrono_tz::Europe::Paris).unwrap();
         assert_eq!(render_time(&t), "2030-01-07T10:00:00+01:00");
         assert!(parse_time("soon", Tz::UTC).is_none());
+        assert!(parse_time("+200000-01-01T00:00:00", Tz::UTC).is_none());
+        assert!(parse_time("0000-01-01T00:00:00Z", Tz::UTC).is_none());
         assert!(parse_millis("x", "1e300").is_err());
         assert!(parse_millis("x", "NaN").is_err());
         assert_eq!(
