@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
-use hlbridge_core::auth::{MemoryTokenStore, TokenManager, TokenStore};
+use hlbridge_core::auth::{Cipher, MemoryTokenStore, SqliteTokenStore, TokenManager, TokenStore};
 use hlbridge_core::error::Error;
 use hlbridge_emulator::sellsy::SellsyEmulator;
 use hlbridge_sellsy::oauth::{corp_id, Pkce, SellsyOAuth};
@@ -115,7 +115,9 @@ async fn refresh_rotates_and_the_old_token_is_refused() {
     let old_refresh = tokens.refresh().unwrap().to_string();
     let old_access = tokens.access().to_string();
 
-    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::default());
+    // The encrypted SQLite store the CLI uses, in memory for the test.
+    let store: Arc<dyn TokenStore> =
+        Arc::new(SqliteTokenStore::in_memory(Cipher::from_key(&[7u8; 32])).unwrap());
     let manager = Arc::new(
         TokenManager::create("sellsy:rot", store.clone(), Some(oauth.clone()), tokens).unwrap(),
     );
