@@ -24,6 +24,9 @@ pub struct GhlArgs {
     /// Follow pagination and print every item, one JSON line each.
     #[arg(long)]
     pub all: bool,
+    /// Write the response body to this file as received (recordings, downloads).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
     /// API base URL.
     #[arg(long, env = "HLBRIDGE_GHL_BASE_URL", default_value = hlbridge_ghl::DEFAULT_BASE_URL)]
     pub base_url: String,
@@ -76,7 +79,37 @@ async fn call(args: GhlArgs) -> Result<(), Error> {
         return Ok(());
     }
     let resp = client.call_op(op, &input).await?;
-    print_body(&resp.body, args.json);
+    write_response(&resp, args.output.as_deref(), args.json)
+}
+
+/// Print a JSON body, or write the raw body to `--output`; refuse to print a file.
+pub fn write_response(
+    resp: &hlbridge_core::http::Response,
+    output: Option<&std::path::Path>,
+    json: bool,
+) -> Result<(), Error> {
+    if let Some(path) = output {
+        std::fs::write(path, &resp.raw)
+            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!("wrote {} bytes to {}", resp.raw.len(), path.display());
+        return Ok(());
+    }
+    if !resp.is_json() {
+        let ct = resp
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown type");
+        if !ct.starts_with("text/") {
+            return Err(Error::InvalidInput(format!(
+                "the response is a file ({ct}, {} bytes): pass --output FILE to save it",
+                resp.raw.len()
+            )));
+        }
+        outln!("{}", String::from_utf8_lossy(&resp.raw));
+        return Ok(());
+    }
+    print_body(&resp.body, json);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use hlbridge_core::error::Error;
 use hlbridge_sellsy::oauth::{SellsyOAuth, DEFAULT_TOKEN_URL};
 use hlbridge_sellsy::{CallInput, PagingMode, SellsyAuth, SellsyClient};
 
-use crate::ghl_cmd::print_body;
+use crate::ghl_cmd::write_response;
 use crate::input::{parse_body, parse_params};
 use crate::output::{print_error, Exit};
 
@@ -114,6 +114,5 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
         return Ok(());
     }
     let resp = client.call_op(op, &input).await?;
-    print_body(&resp.body, args.json);
-    Ok(())
+    write_response(&resp, None, args.json)
 }

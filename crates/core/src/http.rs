@@ -90,6 +90,20 @@ pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: serde_json::Value,
+    /// The body as received (for files: recordings, downloads).
+    pub raw: Vec<u8>,
+}
+
+impl Response {
+    /// True when the body is JSON (or empty), false for files and text.
+    pub fn is_json(&self) -> bool {
+        self.raw.is_empty()
+            || self
+                .headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|ct| ct.contains("json"))
+    }
 }
 
 /// Counters, for metrics and for tests that must prove "zero 429s".
@@ -278,6 +292,7 @@ impl Executor {
                 status,
                 headers,
                 body,
+                raw: bytes.to_vec(),
             });
         }
         if status == 429 {
