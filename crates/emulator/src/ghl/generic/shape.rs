@@ -134,8 +134,12 @@ fn one_of_choice(name: &str, source: Option<&Value>) -> Option<Value> {
     if let Some(Value::Object(src)) = source {
         for (key, default) in out.iter_mut() {
             if let Some(v) = src.get(key) {
+                // Arrays of these alternatives are arrays of strings (ids, examples).
+                let strings = v
+                    .as_array()
+                    .is_some_and(|items| items.iter().all(Value::is_string));
                 let same_kind =
-                    (v.is_array() && default.is_array()) || (v.is_string() && default.is_string());
+                    (strings && default.is_array()) || (v.is_string() && default.is_string());
                 if same_kind {
                     *default = v.clone();
                 }
@@ -397,6 +401,26 @@ mod tests {
             let bad = check_value(&hlbridge_ghl::TABLE, &ty, &body, Strictness::Closed);
             assert!(bad.is_empty(), "{}: {bad:?} in {body}", op.id);
         }
+    }
+
+    #[test]
+    fn one_of_fields_answer_exactly_one_alternative() {
+        let kept = one_of_choice(
+            "details",
+            Some(&json!({"workflowIds": ["w1"], "triggerCondition": "c", "contactFieldId": "x"})),
+        );
+        assert_eq!(
+            kept,
+            Some(json!({"workflowIds": ["w1"], "triggerCondition": "c"}))
+        );
+        let fixed = one_of_choice("details", Some(&json!({"workflowIds": [{}]})));
+        assert_eq!(
+            fixed,
+            Some(json!({"workflowIds": [], "triggerCondition": ""}))
+        );
+        assert_eq!(one_of_choice("other", None), None);
+        assert_eq!(clamp("maxCallDuration", 0.0), 180.0);
+        assert_eq!(clamp("total", 7.0), 7.0);
     }
 
     #[test]
