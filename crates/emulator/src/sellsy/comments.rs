@@ -8,14 +8,13 @@ use serde_json::{json, Map, Value};
 
 use super::embed;
 use super::error::{ApiError, Problems};
-use super::filter::{ids, in_time_range};
-use super::paging::{Row, SortValue};
+use super::filter::in_time_range;
+use super::paging::{id_key, time_key, Row, SortValue};
 use super::party_rules::DATE_TIME_RANGE;
-use super::query::{json_body, json_body_or, Embeds, QueryParams};
+use super::query::{json_body, json_body_or, QueryParams};
 use super::related;
 use super::respond::{self, parse_id, Reply};
 use super::state::ME;
-use super::store::Pointer;
 use super::store::{Record, Store};
 use super::validation::Kind::*;
 use super::validation::{check_object, field, nullable, required, Rule, IDS, INT, TEXT};
@@ -125,10 +124,6 @@ fn change(record: &Record, action: &'static str) -> Change {
     )
 }
 
-fn render(store: &Store, record: &Record, embeds: &Embeds) -> Value {
-    embed::attach(record.clone(), embed::activity(store, record, embeds))
-}
-
 fn timetracking(value: &Value) -> Value {
     if value.is_null() {
         return Value::Null;
@@ -146,32 +141,20 @@ fn timetracking(value: &Value) -> Value {
 
 fn sort_key(record: &Record, order: &str) -> SortValue {
     match order {
-        "updated" | "created" => SortValue::Int(
-            record
-                .get(order)
-                .and_then(Value::as_str)
-                .and_then(clock::epoch)
-                .unwrap_or_default(),
-        ),
-        _ => SortValue::Int(record.get("id").and_then(Value::as_i64).unwrap_or_default()),
+        "updated" | "created" => time_key(record, order),
+        _ => id_key(record),
     }
 }
 
 fn matches(record: &Record, filters: &Map<String, Value>) -> bool {
-    let int = |pointer: &str| record.pointer(pointer).and_then(Value::as_i64);
     filters.iter().all(|(key, wanted)| {
         if wanted.as_array().is_some_and(Vec::is_empty) {
             return true;
         }
         match key.as_str() {
-            "created" | "updated" => in_time_range(record.get(key.as_str()), wanted),
-            "owners" => int("/owner/id").is_some_and(|o| ids(wanted).contains(&o)),
+            "updated" => in_time_range(record.get("updated"), wanted),
             "parent_id" => record.get("parent_id") == Some(wanted),
-            "related_objects" => related::matches_any(record, wanted),
-            "companies" => int("/company_id").is_some_and(|c| ids(wanted).contains(&c)),
-            "individuals" => int("/individual_id").is_some_and(|c| ids(wanted).contains(&c)),
-            "contacts" => int("/contact_id").is_some_and(|c| ids(wanted).contains(&c)),
-            _ => true,
+            other => related::shared_filter(record, other, wanted).unwrap_or(true),
         }
     })
 }
@@ -208,7 +191,9 @@ fn rows(state: &SellsyState, raw: Option<String>, filters: Option<Map<String, Va
             item: c,
         })
         .collect();
-    respond::list(rows, &list, &fields, |c| render(&store, c, &embeds))
+    respond::list(rows, &list, &fields, |c| {
+        embed::render_activity(&store, c, &embeds)
+    })
 }
 
 pub async fn get(state: Arc<SellsyState>, id: String, raw: Option<String>) -> Reply {
@@ -222,7 +207,7 @@ pub async fn get(state: Arc<SellsyState>, id: String, raw: Option<String>) -> Re
         .get(id)
         .ok_or_else(|| ApiError::not_found("Comment", id))?;
     respond::ok(super::projection::project(
-        render(&store, comment, &embeds),
+        embed::render_activity(&store, comment, &embeds),
         &fields,
     ))
 }
@@ -282,7 +267,7 @@ pub async fn create(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -
     let record = insert(&mut store, object);
     state.notify(&store, change(&record, "created"));
     respond::created(super::projection::project(
-        render(&store, &record, &embeds),
+        embed::render_activity(&store, &record, &embeds),
         &fields,
     ))
 }
@@ -320,7 +305,7 @@ pub async fn update(
     let record = record.clone();
     state.notify(&store, change(&record, "updated"));
     respond::ok(super::projection::project(
-        render(&store, &record, &embeds),
+        embed::render_activity(&store, &record, &embeds),
         &fields,
     ))
 }

@@ -191,6 +191,11 @@ pub fn display_name(record: &Record) -> String {
         .to_string()
 }
 
+/// A task or comment with its `_embed`.
+pub fn render_activity(store: &Store, record: &Record, embeds: &Embeds) -> Value {
+    attach(record.clone(), activity(store, record, embeds))
+}
+
 /// Attach `_embed` (when any) to a rendered record.
 pub fn attach(mut record: Record, embed: Option<Value>) -> Value {
     if let Some(embed) = embed {

@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::query::{Direction, ListQuery, MAX_NUMERIC_OFFSET};
 
@@ -31,6 +31,20 @@ impl SortValue {
             _ => None,
         }
     }
+}
+
+/// Sort by a record's id.
+pub fn id_key(record: &Map<String, Value>) -> SortValue {
+    SortValue::Int(record.get("id").and_then(Value::as_i64).unwrap_or_default())
+}
+
+/// Sort by a record's timestamp `field` (seconds since the epoch).
+pub fn time_key(record: &Map<String, Value>, field: &str) -> SortValue {
+    let stamp = record
+        .get(field)
+        .and_then(Value::as_str)
+        .and_then(super::clock::epoch);
+    SortValue::Int(stamp.unwrap_or_default())
 }
 
 /// Position after which a seek page starts: the last row's sort value and id.

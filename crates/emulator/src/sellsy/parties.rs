@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::embed;
 use super::error::ApiError;
 use super::filter::{ids, in_date_range, in_time_range, same_string, same_text, strings};
-use super::paging::{Row, SortValue};
+use super::paging::{id_key, time_key, Row, SortValue};
 use super::party_rules::*;
 use super::query::{json_body, json_body_or, Embeds, QueryParams};
 use super::respond::{self, parse_id, Reply};
@@ -191,14 +191,6 @@ impl Party {
 }
 
 pub fn sort_key(party: Party, record: &Record, order: &str) -> SortValue {
-    let int = |k: &str| record.get(k).and_then(Value::as_i64).unwrap_or_default();
-    let stamp = |k: &str| {
-        record
-            .get(k)
-            .and_then(Value::as_str)
-            .and_then(clock::epoch)
-            .unwrap_or_default()
-    };
     match order {
         "name" => {
             let text = |k: &str| {
@@ -215,9 +207,9 @@ pub fn sort_key(party: Party, record: &Record, order: &str) -> SortValue {
                     .to_string(),
             })
         }
-        "created_at" => SortValue::Int(stamp("created")),
-        "updated_at" => SortValue::Int(stamp(party.updated_key())),
-        _ => SortValue::Int(int("id")),
+        "created_at" => time_key(record, "created"),
+        "updated_at" => time_key(record, party.updated_key()),
+        _ => id_key(record),
     }
 }
 

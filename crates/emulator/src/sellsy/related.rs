@@ -2,6 +2,9 @@
 
 use serde_json::{Map, Value};
 
+use super::filter::{ids, in_time_range};
+use super::store::Pointer;
+
 use super::error::Problems;
 use super::store::{Record, Store};
 
@@ -75,5 +78,21 @@ pub fn matches_any(record: &Record, wanted: &Value) -> bool {
         related
             .iter()
             .any(|r| r.get("type") == w.get("type") && r.get("id") == w.get("id"))
+    })
+}
+
+/// The filters tasks and comments share: `created`, `owners`, `related_objects`,
+/// `companies`, `individuals`, `contacts`. `None` for any other key.
+pub fn shared_filter(record: &Record, key: &str, wanted: &Value) -> Option<bool> {
+    let int = |pointer: &str| record.pointer(pointer).and_then(Value::as_i64);
+    let among = |pointer: &str| int(pointer).is_some_and(|v| ids(wanted).contains(&v));
+    Some(match key {
+        "created" => in_time_range(record.get("created"), wanted),
+        "owners" => among("/owner/id"),
+        "related_objects" => matches_any(record, wanted),
+        "companies" => among("/company_id"),
+        "individuals" => among("/individual_id"),
+        "contacts" => among("/contact_id"),
+        _ => return None,
     })
 }

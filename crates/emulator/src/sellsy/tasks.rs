@@ -9,9 +9,9 @@ use serde_json::{json, Map, Value};
 use super::embed;
 use super::error::{ApiError, Problems};
 use super::filter::{ids, in_time_range, strings};
-use super::paging::{Row, SortValue};
+use super::paging::{id_key, time_key, Row, SortValue};
 use super::party_rules::DATE_TIME_RANGE;
-use super::query::{json_body, json_body_or, Embeds, QueryParams};
+use super::query::{json_body, json_body_or, QueryParams};
 use super::related;
 use super::respond::{self, parse_id, Reply};
 use super::state::ME;
@@ -124,20 +124,10 @@ fn change(record: &Record, action: &'static str) -> Change {
     Change::new("task", "task", action, id, Value::Object(record.clone()))
 }
 
-fn render(store: &Store, record: &Record, embeds: &Embeds) -> Value {
-    embed::attach(record.clone(), embed::activity(store, record, embeds))
-}
-
 fn sort_key(record: &Record, order: &str) -> SortValue {
     match order {
-        "due_date" => SortValue::Int(
-            record
-                .get("due_date")
-                .and_then(Value::as_str)
-                .and_then(clock::epoch)
-                .unwrap_or_default(),
-        ),
-        _ => SortValue::Int(record.get("id").and_then(Value::as_i64).unwrap_or_default()),
+        "due_date" => time_key(record, "due_date"),
+        _ => id_key(record),
     }
 }
 
@@ -148,8 +138,7 @@ fn matches(record: &Record, filters: &Map<String, Value>) -> bool {
             return true;
         }
         match key.as_str() {
-            "created" | "due_date" => in_time_range(record.get(key.as_str()), wanted),
-            "owners" => int("/owner/id").is_some_and(|o| ids(wanted).contains(&o)),
+            "due_date" => in_time_range(record.get("due_date"), wanted),
             "assigned_staffs" => {
                 let assigned = record
                     .get("assigned_staff_ids")
@@ -162,17 +151,13 @@ fn matches(record: &Record, filters: &Map<String, Value>) -> bool {
                 .and_then(Value::as_str)
                 .is_some_and(|s| strings(wanted).contains(&s)),
             "labels" => int("/label/id").is_some_and(|l| ids(wanted).contains(&l)),
-            "related_objects" => related::matches_any(record, wanted),
-            "companies" => int("/company_id").is_some_and(|c| ids(wanted).contains(&c)),
-            "individuals" => int("/individual_id").is_some_and(|c| ids(wanted).contains(&c)),
-            "contacts" => int("/contact_id").is_some_and(|c| ids(wanted).contains(&c)),
             "priority" => {
                 let p = int("/priority").unwrap_or_default();
                 let min = wanted.get("min").and_then(Value::as_i64).unwrap_or(0);
                 let max = wanted.get("max").and_then(Value::as_i64).unwrap_or(1);
                 (min..=max).contains(&p)
             }
-            _ => true,
+            other => related::shared_filter(record, other, wanted).unwrap_or(true),
         }
     })
 }
@@ -219,7 +204,9 @@ fn rows(
             item: t,
         })
         .collect();
-    respond::list(rows, &list, &fields, |t| render(&store, t, &embeds))
+    respond::list(rows, &list, &fields, |t| {
+        embed::render_activity(&store, t, &embeds)
+    })
 }
 
 pub async fn labels(state: Arc<SellsyState>, raw: Option<String>) -> Reply {
@@ -257,7 +244,7 @@ pub async fn get(state: Arc<SellsyState>, id: String, raw: Option<String>) -> Re
         .get(id)
         .ok_or_else(|| ApiError::not_found("Task", id))?;
     respond::ok(super::projection::project(
-        render(&store, task, &embeds),
+        embed::render_activity(&store, task, &embeds),
         &fields,
     ))
 }
@@ -337,7 +324,7 @@ pub async fn create(state: Arc<SellsyState>, raw: Option<String>, body: Bytes) -
     let record = insert(&mut store, object);
     state.notify(&store, change(&record, "created"));
     respond::created(super::projection::project(
-        render(&store, &record, &embeds),
+        embed::render_activity(&store, &record, &embeds),
         &fields,
     ))
 }
@@ -389,7 +376,7 @@ pub async fn update(
     store.tasks.rows.insert(id, record.clone());
     state.notify(&store, change(&record, "updated"));
     respond::ok(super::projection::project(
-        render(&store, &record, &embeds),
+        embed::render_activity(&store, &record, &embeds),
         &fields,
     ))
 }
