@@ -170,3 +170,25 @@ async fn client_credentials_for_personal_clients() {
         Err(Error::Auth { .. })
     ));
 }
+
+#[tokio::test]
+async fn public_clients_need_no_secret() {
+    let emu = support::emulator(support::quick(0)).await;
+    let public = SellsyOAuth::new(&emu.token_url(), &emu.state().config().client_id, None).unwrap();
+    let pkce = Pkce::new();
+    let code = approve(&emu, &public, &pkce).await;
+    let verifier = secrecy::ExposeSecret::expose_secret(&pkce.verifier).to_string();
+    let tokens = public
+        .exchange_code(&code, &verifier, REDIRECT)
+        .await
+        .unwrap();
+    let rotated = public
+        .refresh_tokens(tokens.refresh().unwrap())
+        .await
+        .unwrap();
+    assert_ne!(rotated.refresh(), tokens.refresh());
+    assert!(
+        matches!(public.client_credentials().await, Err(Error::Config(_))),
+        "client_credentials needs a secret"
+    );
+}
