@@ -73,19 +73,31 @@ impl Notification {
     }
 }
 
+/// Why a notification body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("form-encoded notification without a notif field")]
+    MissingNotif,
+    #[error("notification is not the expected JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Read a notification body: JSON, or form-encoded with the JSON in `notif`.
-pub fn parse_notification(content_type: Option<&str>, body: &[u8]) -> Result<Notification, String> {
+pub fn parse_notification(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Notification, NotificationError> {
     let is_form =
         content_type.is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let json: Vec<u8> = if is_form {
         url::form_urlencoded::parse(body)
             .find(|(k, _)| k == "notif")
             .map(|(_, v)| v.into_owned().into_bytes())
-            .ok_or("form body without a notif field")?
+            .ok_or(NotificationError::MissingNotif)?
     } else {
         body.to_vec()
     };
-    serde_json::from_slice(&json).map_err(|e| format!("notification is not the expected JSON: {e}"))
+    Ok(serde_json::from_slice(&json)?)
 }
 
 #[cfg(test)]
