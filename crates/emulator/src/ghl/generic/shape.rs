@@ -77,8 +77,9 @@ fn is_date_name(name: &str) -> bool {
 /// Numeric bounds (`minimum`/`maximum`) of response fields, which the table does not
 /// carry, by field name (every response field of that name in the spec files has them).
 const BOUNDS: &[(&str, f64, f64)] = &[
-    // phone-system: numbers by location, `pageSize` 1..=1000 (`page` >= 0 holds for 0).
+    // phone-system: numbers by location, `pageSize` 1..=1000, `page` >= 0.
     ("pageSize", 1.0, 1000.0),
+    ("page", 0.0, f64::MAX),
     // voice-ai agents.
     ("maxCallDuration", 180.0, 900.0),
     ("reminderAfterIdleTimeSeconds", 1.0, 20.0),
