@@ -174,9 +174,7 @@ impl Engine {
             client: ghl_client,
             location_id,
         };
-        let sellsy = SellsySide {
-            client: sellsy_client,
-        };
+        let sellsy = SellsySide::new(sellsy_client);
         let ghl_defs: Vec<GhlFieldDef> = if cfg.custom_fields.is_empty() {
             Vec::new()
         } else {
@@ -313,11 +311,7 @@ impl Engine {
     /// looks for the record on the target (idempotent create).
     fn resume_outbox(&self) -> Result<()> {
         let pending = self.store.pending()?;
-        let floor = pending
-            .iter()
-            .map(|e| e.id)
-            .max()
-            .map_or(0, |m| m + 1);
+        let floor = pending.iter().map(|e| e.id).max().map_or(0, |m| m + 1);
         self.outbox_floor.store(floor, Ordering::SeqCst);
         for entry in pending {
             if entry.kind == Kind::Contact {
@@ -340,12 +334,20 @@ impl Engine {
                 continue;
             }
             let source_side = entry.target.other();
-            if self.store.link_by(entry.kind, source_side, &entry.source_id)?.is_some() {
+            if self
+                .store
+                .link_by(entry.kind, source_side, &entry.source_id)?
+                .is_some()
+            {
                 self.store.finish(entry.id, crate::store::Outcome::Done)?;
             } else if entry.kind != Kind::Contact
-                || self.store.record(source_side, entry.kind, &entry.source_id)?.is_none()
+                || self
+                    .store
+                    .record(source_side, entry.kind, &entry.source_id)?
+                    .is_none()
             {
-                self.store.finish(entry.id, crate::store::Outcome::Superseded)?;
+                self.store
+                    .finish(entry.id, crate::store::Outcome::Superseded)?;
             }
         }
         Ok(())

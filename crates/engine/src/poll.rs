@@ -71,7 +71,7 @@ impl Engine {
             .unwrap_or_default()
             .to_string();
         let company = if self.mapping.field("company").is_some() {
-            self.sellsy.company_name(&id).await?
+            self.sellsy.company_of(&id)
         } else {
             None
         };
@@ -121,6 +121,9 @@ impl Engine {
         report: &mut CycleReport,
         progress: ProgressFn<'_>,
     ) -> Result<()> {
+        if self.mapping.field("company").is_some() {
+            self.sellsy.refresh_companies().await?;
+        }
         let state = self.store.cursor(SELLSY_CURSOR)?.unwrap_or(Value::Null);
         let since = state
             .get("since")

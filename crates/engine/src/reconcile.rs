@@ -268,7 +268,12 @@ impl Engine {
     }
 
     /// An unlinked record of the other side with the same email, else the same phone.
-    fn find_partner(&self, side: Side, fields: &Fields, dry: Option<&Tally>) -> Result<Option<Record>> {
+    fn find_partner(
+        &self,
+        side: Side,
+        fields: &Fields,
+        dry: Option<&Tally>,
+    ) -> Result<Option<Record>> {
         for key in ["email", "phone"] {
             let Some(value) = fields.get(key).and_then(Value::as_str) else {
                 continue;
@@ -398,7 +403,7 @@ impl Engine {
             }
             Side::Sellsy => self.create_sellsy(&wanted).await,
         };
-        let created = match created {
+        let mut created = match created {
             Ok(c) => c,
             Err(e) => return self.write_failed(entry.id, target, &rec, e, tally),
         };
@@ -406,28 +411,74 @@ impl Engine {
             Side::Ghl => &tally.ghl_created,
             Side::Sellsy => &tally.sellsy_created,
         });
+        // What the Sellsy create body cannot carry (tags, address, company, custom
+        // fields) follows under the same intent; a failure leaves the source dirty and
+        // the next round merges the pair.
+        let mut complete = true;
+        if target == Side::Sellsy {
+            let extras: Changes = wanted
+                .iter()
+                .filter(|(k, _)| {
+                    ![
+                        "first_name",
+                        "last_name",
+                        "email",
+                        "phone",
+                        "website",
+                        "birth_date",
+                        "dnd",
+                    ]
+                    .contains(&k.as_str())
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !extras.is_empty() {
+                match self.send_sellsy(&created.id, &created, &extras).await {
+                    Ok(r) => created = r,
+                    Err(e) if e.is_daily_limit() => return Err(e),
+                    Err(e) => {
+                        complete = false;
+                        tally.error(format!("Sellsy extras for {}: {e}", created.id));
+                    }
+                }
+            }
+        }
         let link = pair(rec.side, &rec.id, &created.id);
         let created_fields = fields_of(&created);
-        let shadow: BTreeMap<String, Value> = created_fields
+        let mut shadow: BTreeMap<String, Value> = created_fields
             .iter()
             .filter(|(k, v)| fields.get(*k) == Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut shadow = shadow;
-        if shadow.is_empty() {
-            // Never leave an empty shadow on a known pair (empty = first sight).
-            shadow.insert("_linked".into(), Value::Bool(true));
+        // What was sent counts as agreed, even where the target could not take it
+        // (a partial Sellsy address): the target then shows an "emptied" field, which
+        // never overwrites a filled one, instead of a change to send again and again.
+        if complete {
+            for (k, v) in &wanted {
+                if let Some(v) = v {
+                    shadow.insert(k.clone(), v.clone());
+                }
+            }
         }
-        self.store.commit(&Commit {
-            links: vec![link.clone()],
-            shadows: vec![(Kind::Contact, link.ghl_id.clone(), shadow)],
+        // Never leave an empty shadow on a known pair (empty = first sight).
+        shadow.insert("_linked".into(), Value::Bool(true));
+        let mut commit = Commit {
+            links: vec![link],
+            shadows: vec![(
+                Kind::Contact,
+                pair(rec.side, &rec.id, &created.id).ghl_id,
+                shadow,
+            )],
             records: vec![created],
             outbox_done: vec![entry.id],
             ..Commit::default()
-        })?;
-        // Whatever the create body could not carry (Sellsy tags, address, company,
-        // custom fields) goes as an update now.
-        self.sync_pair(link, false, tally).await
+        };
+        if complete {
+            commit
+                .clean
+                .push((rec.side, Kind::Contact, rec.id.clone(), rec.hash.clone()));
+        }
+        self.store.commit(&commit)
     }
 
     async fn create_sellsy(&self, wanted: &Changes) -> Result<Record> {
@@ -742,7 +793,9 @@ impl Engine {
             }
             contact = self.ghl.get(id).await?;
         }
-        let contact = contact.ok_or_else(|| EngineError::Data(format!("GHL contact {id} vanished during the update")))?;
+        let contact = contact.ok_or_else(|| {
+            EngineError::Data(format!("GHL contact {id} vanished during the update"))
+        })?;
         Ok(self.ghl_record(&contact))
     }
 

@@ -11,7 +11,10 @@ async fn small_two_way_sync_links_creates_and_goes_quiet() {
     let env = common::start(30, 30, FaultConfig::default()).await;
     let overlap = env.overlap_emails(5);
     let engine = env.engine("").await;
-    let report = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    let report = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert!(report.is_clean(), "{report:#?}");
     assert_eq!(report.linked, 5, "{report:#?}");
     assert_eq!(env.ghl.state().contact_count(), 55);
@@ -24,12 +27,27 @@ async fn small_two_way_sync_links_creates_and_goes_quiet() {
     }
     // An overlapping contact keeps its GHL e-mail and got the Sellsy first name?
     let shared = &overlap[0];
-    assert!(env.sellsy_contacts().iter().any(|c| c["email"] == Value::String(shared.clone())));
+    assert!(env
+        .sellsy_contacts()
+        .iter()
+        .any(|c| c["email"] == Value::String(shared.clone())));
 
     let before = env.ghl.state().stats().by_operation.clone();
-    let again = engine.run_once(false, &common::quiet()).await.expect("second cycle");
+    let again = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("second cycle");
     assert!(again.is_clean(), "{again:#?}");
-    assert_eq!((again.ghl.created, again.ghl.updated, again.sellsy.created, again.sellsy.updated), (0, 0, 0, 0), "{again:#?}");
+    assert_eq!(
+        (
+            again.ghl.created,
+            again.ghl.updated,
+            again.sellsy.created,
+            again.sellsy.updated
+        ),
+        (0, 0, 0, 0),
+        "{again:#?}"
+    );
     let after = env.ghl.state().stats().by_operation.clone();
     for (op, n) in &after {
         let was = before.get(op).copied().unwrap_or(0);

@@ -116,7 +116,12 @@ impl GhlSide {
             company_name: Some(company.to_string()),
             ..ContactInput::default()
         };
-        let (created, contact) = self.client.contacts().upsert(&input).await.map_err(EngineError::ghl)?;
+        let (created, contact) = self
+            .client
+            .contacts()
+            .upsert(&input)
+            .await
+            .map_err(EngineError::ghl)?;
         if created || contact.id != id {
             tracing::warn!(contact = id, "company upsert matched another contact");
             return Ok(false);

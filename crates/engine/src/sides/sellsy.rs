@@ -10,6 +10,15 @@ use crate::error::{EngineError, Result};
 #[derive(Debug)]
 pub struct SellsySide {
     pub client: SellsyClient,
+    /// Companies by main contact and by name, refreshed once per cycle.
+    pub companies: std::sync::Mutex<CompanyDirectory>,
+}
+
+/// Who is whose main contact, and company ids by (lower-cased) name.
+#[derive(Debug, Default, Clone)]
+pub struct CompanyDirectory {
+    pub by_contact: std::collections::HashMap<i64, String>,
+    pub by_name: std::collections::HashMap<String, i64>,
 }
 
 pub struct SellsyPage {
@@ -37,6 +46,55 @@ fn id_param(id: &str) -> Result<i64> {
 }
 
 impl SellsySide {
+    pub fn new(client: SellsyClient) -> Self {
+        SellsySide {
+            client,
+            companies: std::sync::Mutex::new(CompanyDirectory::default()),
+        }
+    }
+
+    fn directory(&self) -> std::sync::MutexGuard<'_, CompanyDirectory> {
+        self.companies.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Re-read every company (id, name, main contact): one call per 100 companies.
+    pub async fn refresh_companies(&self) -> Result<()> {
+        let op = hlbridge_sellsy::operation("companies.search-companies")
+            .map_err(EngineError::sellsy)?;
+        let input = CallInput::new()
+            .param("order", "id")
+            .param("field", "id")
+            .param("field", "name")
+            .param("field", "main_contact_id")
+            .body(json!({ "filters": {} }));
+        let items: Vec<Value> = self
+            .client
+            .stream(op, input, hlbridge_sellsy::PagingMode::Seek)
+            .try_collect()
+            .await
+            .map_err(EngineError::sellsy)?;
+        let mut dir = CompanyDirectory::default();
+        for c in items {
+            let (Some(id), Some(name)) = (
+                c.get("id").and_then(Value::as_i64),
+                c.get("name").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            dir.by_name.entry(name.to_lowercase()).or_insert(id);
+            if let Some(contact) = c.get("main_contact_id").and_then(Value::as_i64) {
+                dir.by_contact.insert(contact, name.to_string());
+            }
+        }
+        *self.directory() = dir;
+        Ok(())
+    }
+
+    /// The company a contact is main contact of, from the directory.
+    pub fn company_of(&self, contact_id: &str) -> Option<String> {
+        let id = contact_id.parse::<i64>().ok()?;
+        self.directory().by_contact.get(&id).cloned()
+    }
     async fn call(&self, op: &str, input: CallInput) -> Result<Value> {
         self.client
             .call(op, input)
@@ -267,27 +325,49 @@ impl SellsySide {
     /// Move the contact to the company called `name` (created as a prospect if
     /// absent): linked, made its main contact, and unlinked from the company it was
     /// main contact of before (`previous`), so reads give `name` from now on.
-    pub async fn link_company(&self, contact_id: &str, name: &str, previous: Option<&str>) -> Result<()> {
+    pub async fn link_company(
+        &self,
+        contact_id: &str,
+        name: &str,
+        previous: Option<&str>,
+    ) -> Result<()> {
         let cid = id_param(contact_id)?;
-        let found = data(
-            self.call(
-                "companies.search-companies",
-                CallInput::new().param("limit", 1).body(json!({ "filters": { "name": name } })),
-            )
-            .await?,
-        );
-        let company_id = match found.first().and_then(|c| c.get("id")).and_then(Value::as_i64) {
+        let known = self.directory().by_name.get(&name.to_lowercase()).copied();
+        let company_id = match known {
             Some(id) => id,
-            None => self
-                .call(
-                    "companies.create-new-company",
-                    CallInput::new().body(json!({ "name": name, "type": "prospect" })),
-                )
-                .await?
-                .get("id")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| EngineError::Data("Sellsy company create returned no id".into()))?,
+            None => {
+                let found = data(
+                    self.call(
+                        "companies.search-companies",
+                        CallInput::new()
+                            .param("limit", 1)
+                            .body(json!({ "filters": { "name": name } })),
+                    )
+                    .await?,
+                );
+                match found
+                    .first()
+                    .and_then(|c| c.get("id"))
+                    .and_then(Value::as_i64)
+                {
+                    Some(id) => id,
+                    None => self
+                        .call(
+                            "companies.create-new-company",
+                            CallInput::new().body(json!({ "name": name, "type": "prospect" })),
+                        )
+                        .await?
+                        .get("id")
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| {
+                            EngineError::Data("Sellsy company create returned no id".into())
+                        })?,
+                }
+            }
         };
+        self.directory()
+            .by_name
+            .insert(name.to_lowercase(), company_id);
         self.call(
             "companies.link-contact",
             CallInput::new()
@@ -296,6 +376,7 @@ impl SellsySide {
                 .body(json!({ "contact_type_main": true })),
         )
         .await?;
+        self.directory().by_contact.insert(cid, name.to_string());
         let Some(previous) = previous.filter(|p| !p.eq_ignore_ascii_case(name)) else {
             return Ok(());
         };
@@ -304,14 +385,19 @@ impl SellsySide {
                 .await?,
         );
         for company in linked {
-            let same = company.get("name").and_then(Value::as_str).is_some_and(|n| n == previous);
+            let same = company
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n == previous);
             let Some(old_id) = company.get("id").and_then(Value::as_i64) else {
                 continue;
             };
             if same && old_id != company_id {
                 self.call(
                     "companies.unlink-contact",
-                    CallInput::new().param("companyId", old_id).param("contactId", cid),
+                    CallInput::new()
+                        .param("companyId", old_id)
+                        .param("contactId", cid),
                 )
                 .await?;
             }

@@ -199,11 +199,11 @@ impl SqliteStore {
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        let sync = std::env::var("HLBRIDGE_DATABASE_SYNCHRONOUS")
-            .ok()
-            .filter(|v| v.eq_ignore_ascii_case("normal"))
-            .map_or("FULL", |_| "NORMAL");
-        conn.pragma_update(None, "synchronous", sync)?;
+        // Bookkeeping commits use NORMAL (in WAL mode: durable across a process kill,
+        // may roll back on power loss, and everything it records can be re-derived by
+        // re-matching); intents of writes are committed with FULL (see `enqueue`), and a
+        // FULL commit also makes every earlier commit durable.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -213,6 +213,47 @@ impl SqliteStore {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record an intent in its own FULL-synchronous transaction.
+    fn enqueue_in(conn: &mut Connection, entry: &NewOutbox) -> Result<OutboxEntry> {
+        let tx = conn.transaction()?;
+        let existing = tx
+            .query_row(
+                &format!(
+                    "SELECT {OUTBOX_COLS} FROM outbox WHERE key = ?1 AND status = 'pending' ORDER BY id DESC LIMIT 1"
+                ),
+                [&entry.key],
+                outbox_row,
+            )
+            .optional()?;
+        if let Some(found) = existing {
+            tx.commit()?;
+            return Ok(found);
+        }
+        let stamp = now();
+        tx.execute(
+            "INSERT INTO outbox (key, target, kind, op, target_id, source_id, payload, status, attempts, created, updated)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8)",
+            params![
+                entry.key,
+                entry.target.as_str(),
+                entry.kind.as_str(),
+                entry.op,
+                entry.target_id,
+                entry.source_id,
+                json_text(&entry.payload),
+                stamp,
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let row = tx.query_row(
+            &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = ?1"),
+            [id],
+            outbox_row,
+        )?;
+        tx.commit()?;
+        Ok(row)
     }
 
     /// The schema version applied.
@@ -493,45 +534,11 @@ impl StateStore for SqliteStore {
 
     fn enqueue(&self, entry: &NewOutbox) -> Result<OutboxEntry> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let existing = tx
-            .query_row(
-                &format!(
-                    "SELECT {OUTBOX_COLS} FROM outbox WHERE key = ?1 AND status = 'pending' ORDER BY id DESC LIMIT 1"
-                ),
-                [&entry.key],
-                outbox_row,
-            )
-            .optional()?;
-        if let Some(found) = existing {
-            tx.commit()?;
-            return Ok(found);
-        }
-        let stamp = now();
-        tx.execute(
-            "INSERT INTO outbox (key, target, kind, op, target_id, source_id, payload, status, attempts, created, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8)",
-            params![
-                entry.key,
-                entry.target.as_str(),
-                entry.kind.as_str(),
-                entry.op,
-                entry.target_id,
-                entry.source_id,
-                json_text(&entry.payload),
-                stamp,
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        let row = tx.query_row(
-            &format!("SELECT {OUTBOX_COLS} FROM outbox WHERE id = ?1"),
-            [id],
-            outbox_row,
-        )?;
-        tx.commit()?;
-        Ok(row)
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let result = Self::enqueue_in(&mut conn, entry);
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        result
     }
-
     fn finish(&self, id: i64, outcome: Outcome<'_>) -> Result<()> {
         let (status, error, count) = match outcome {
             Outcome::Done => ("done", None, 1),

@@ -43,13 +43,21 @@ pub async fn start(ghl_seed: usize, sellsy_seed: usize, faults: FaultConfig) -> 
         faults,
         ..SellsyConfig::default()
     };
-    let ghl = hlbridge_emulator::ghl::start(ghl_cfg.clone(), local()).await.expect("ghl emulator");
+    let ghl = hlbridge_emulator::ghl::start(ghl_cfg.clone(), local())
+        .await
+        .expect("ghl emulator");
     let sellsy = hlbridge_emulator::sellsy::start(sellsy_cfg.clone(), local())
         .await
         .expect("sellsy emulator");
     let dir = std::env::temp_dir().join(format!("hlbridge-engine-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    Env { ghl, sellsy, dir, ghl_cfg, sellsy_cfg }
+    Env {
+        ghl,
+        sellsy,
+        dir,
+        ghl_cfg,
+        sellsy_cfg,
+    }
 }
 
 impl Env {
@@ -74,16 +82,32 @@ impl Env {
         vec![
             ("HLBRIDGE_GHL_BASE_URL".into(), self.ghl.base_url.clone()),
             ("HLBRIDGE_GHL_TOKEN".into(), self.ghl_cfg.token.clone()),
-            ("HLBRIDGE_GHL_LOCATION_ID".into(), self.ghl_cfg.location_id.clone()),
-            ("HLBRIDGE_SELLSY_BASE_URL".into(), self.sellsy.base_url.clone()),
-            ("HLBRIDGE_SELLSY_CLIENT_ID".into(), self.sellsy_cfg.client_id.clone()),
-            ("HLBRIDGE_SELLSY_CLIENT_SECRET".into(), self.sellsy_cfg.client_secret.clone()),
-            ("HLBRIDGE_DATABASE_URL".into(), format!("sqlite://{}", self.db_path().display())),
+            (
+                "HLBRIDGE_GHL_LOCATION_ID".into(),
+                self.ghl_cfg.location_id.clone(),
+            ),
+            (
+                "HLBRIDGE_SELLSY_BASE_URL".into(),
+                self.sellsy.base_url.clone(),
+            ),
+            (
+                "HLBRIDGE_SELLSY_CLIENT_ID".into(),
+                self.sellsy_cfg.client_id.clone(),
+            ),
+            (
+                "HLBRIDGE_SELLSY_CLIENT_SECRET".into(),
+                self.sellsy_cfg.client_secret.clone(),
+            ),
+            (
+                "HLBRIDGE_DATABASE_URL".into(),
+                format!("sqlite://{}", self.db_path().display()),
+            ),
         ]
     }
 
     pub async fn engine(&self, extra_toml: &str) -> Engine {
-        let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open(&self.db_path()).expect("store"));
+        let store: Arc<dyn StateStore> =
+            Arc::new(SqliteStore::open(&self.db_path()).expect("store"));
         Engine::connect_with(self.config(extra_toml), store, Budgets::default())
             .await
             .expect("engine connects")
@@ -112,13 +136,21 @@ impl Env {
     /// Every GHL contact (rendered) by id.
     pub fn ghl_contacts(&self) -> Vec<Value> {
         let ghl = self.ghl.state();
-        ghl.contact_ids().iter().filter_map(|id| ghl.contact(id)).collect()
+        ghl.contact_ids()
+            .iter()
+            .filter_map(|id| ghl.contact(id))
+            .collect()
     }
 
     pub fn sellsy_contacts(&self) -> Vec<Value> {
         let state = self.sellsy.state();
         let store = state.store();
-        store.contacts.rows.values().map(|r| Value::Object(r.clone())).collect()
+        store
+            .contacts
+            .rows
+            .values()
+            .map(|r| Value::Object(r.clone()))
+            .collect()
     }
 
     pub fn cleanup(&self) {
