@@ -13,7 +13,7 @@
 //! # use hlbridge_emulator::faults::{FaultConfig, FaultInjector};
 //! let config: FaultConfig = "429=0.05,5xx=0.1,slow=0.02,slow_ms=1500".parse().unwrap();
 //! let injector = FaultInjector::new(config).exempt(|parts| parts.uri.path().starts_with("/emulator/"));
-//! let app = injector.apply(axum::Router::new());
+//! let app: axum::Router = injector.apply(axum::Router::new());
 //! ```
 
 use std::fmt;

@@ -101,3 +101,14 @@ impl Api {
         v["contact"]["id"].as_str().expect("id").to_string()
     }
 }
+
+/// An error body without its `traceId` (which GHL adds to every response), after
+/// checking that one is there.
+#[allow(dead_code)]
+pub fn without_trace(mut body: Value) -> Value {
+    assert!(body["traceId"].is_string(), "traceId on every response: {body}");
+    if let Some(map) = body.as_object_mut() {
+        map.remove("traceId");
+    }
+    body
+}
