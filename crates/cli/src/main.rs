@@ -13,6 +13,7 @@ mod input;
 mod ops_cmd;
 mod output;
 mod sellsy_cmd;
+mod sync_cmd;
 mod up_cmd;
 mod watch_cmd;
 
@@ -45,6 +46,14 @@ enum Command {
     Watch(watch_cmd::WatchArgs),
     /// Serve the local GHL and Sellsy emulators.
     Emulator(emulator_cmd::EmulatorArgs),
+    /// Two-way GHL ↔ Sellsy sync: one cycle (--once), a dry run, or continuously.
+    Sync(sync_cmd::SyncArgs),
+    /// The sync's state: links, pending writes, conflicts, last cycle.
+    Status(sync_cmd::StatusArgs),
+    /// Sync conflicts waiting for a decision: list, resolve.
+    Conflicts(sync_cmd::ConflictsArgs),
+    /// The archive of both systems' notes: full-text search.
+    Notes(sync_cmd::NotesArgs),
     /// The main job: the sandbox (both emulators with demo data) when no credentials are set.
     Up(up_cmd::UpArgs),
 }
@@ -84,6 +93,10 @@ fn main() {
             Command::Watch(args) => watch_cmd::run(args).await as i32,
             Command::Emulator(args) => report(emulator_cmd::run(args).await),
             Command::Up(args) => report(up_cmd::run(args).await),
+            Command::Sync(args) => sync_cmd::run_sync(args).await,
+            Command::Status(args) => sync_cmd::run_status(args).await,
+            Command::Conflicts(args) => sync_cmd::run_conflicts(args).await,
+            Command::Notes(args) => sync_cmd::run_notes(args).await,
         }
     });
     std::process::exit(code);
