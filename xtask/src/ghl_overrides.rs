@@ -594,6 +594,24 @@ pub fn apply(t: &mut TableIr) -> Result<()> {
         obj(list),
     )?;
 
+    // (store) The store's shipping origin `country` is declared `type: number` with an
+    // `enum` holding a single element, the array of ISO country codes: no value satisfies
+    // both, so no request or response can conform. The description ("Country code") and
+    // example ("US") say it is a code: a string.
+    let origin = "store.StoreShippingOriginDto";
+    let country = t
+        .schemas
+        .get(origin)
+        .and_then(|s| s.fields.iter().find(|f| f.name == "country"))
+        .with_context(|| format!("override expects field {origin}.country"))?;
+    if country.ty != TyIr::Number {
+        bail!(
+            "{origin}.country is now {:?} in the spec; review this override",
+            country.ty
+        );
+    }
+    retype(t, origin, "country", TyIr::String, false)?;
+
     Ok(())
 }
 

@@ -600,7 +600,7 @@ async fn singletons_keep_the_last_write_and_actions_answer_their_schema() {
     let emu = surface_emulator().await;
     let api = support::Api::new(&emu);
     let loc = api.location.clone();
-    let origin = json!({"name": "Depot", "country": 1, "city": "Austin", "street1": "1 Main St", "zip": "73301"});
+    let origin = json!({"name": "Depot", "country": "US", "city": "Austin", "street1": "1 Main St", "zip": "73301"});
     let (status, saved) = api
         .post(
             "/store/store-setting",

@@ -283,6 +283,7 @@ impl Shaper<'_> {
                 "https://example.com".into()
             }
             "currency" => "USD".into(),
+            "country" => "US".into(),
             "timezone" => "UTC".into(),
             "altType" => "location".into(),
             _ => String::new(),
