@@ -178,3 +178,65 @@ pub fn timed() -> impl Fn(hlbridge_engine::Progress) + Send + Sync {
     let start = std::time::Instant::now();
     move |p| eprintln!("{:>7.2}s {p:?}", start.elapsed().as_secs_f64())
 }
+
+impl Env {
+    pub fn ghl_client(&self) -> hlbridge_ghl::GhlClient {
+        hlbridge_ghl::GhlClient::builder()
+            .base_url(&self.ghl.base_url)
+            .auth(hlbridge_ghl::GhlAuth::LocationToken(
+                self.ghl_cfg.token.clone(),
+            ))
+            .location_id(&self.ghl_cfg.location_id)
+            .build()
+            .expect("ghl client")
+    }
+
+    pub fn sellsy_client(&self) -> hlbridge_sellsy::SellsyClient {
+        hlbridge_sellsy::SellsyClient::builder()
+            .base_url(&self.sellsy.base_url)
+            .auth(hlbridge_sellsy::SellsyAuth::Token(
+                self.sellsy.state().mint_access_token(),
+            ))
+            .build()
+            .expect("sellsy client")
+    }
+
+    /// The Sellsy contact linked to GHL contact `ghl_id`, through the engine's store.
+    pub fn partner(&self, engine: &Engine, ghl_id: &str) -> String {
+        engine
+            .store()
+            .link_by(
+                hlbridge_engine::store::Kind::Contact,
+                hlbridge_engine::store::Side::Ghl,
+                ghl_id,
+            )
+            .expect("store")
+            .expect("linked")
+            .sellsy_id
+    }
+
+    /// Sellsy tasks related to a contact, as stored.
+    pub fn sellsy_tasks_of(&self, contact: i64) -> Vec<Value> {
+        let state = self.sellsy.state();
+        let store = state.store();
+        store
+            .tasks
+            .rows
+            .values()
+            .filter(|t| t.get("contact_id").and_then(Value::as_i64) == Some(contact))
+            .map(|t| Value::Object(t.clone()))
+            .collect()
+    }
+
+    pub fn sellsy_comments_of(&self, contact: i64) -> Vec<Value> {
+        let state = self.sellsy.state();
+        let store = state.store();
+        store
+            .comments
+            .rows
+            .values()
+            .filter(|t| t.get("contact_id").and_then(Value::as_i64) == Some(contact))
+            .map(|t| Value::Object(t.clone()))
+            .collect()
+    }
+}
