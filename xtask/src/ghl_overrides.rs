@@ -612,6 +612,17 @@ pub fn apply(t: &mut TableIr) -> Result<()> {
     }
     retype(t, origin, "country", TyIr::String, false)?;
 
+    // (bulk tags) `UpdateTagsResponseDTO.responses` declares `items: string`, but its own
+    // example (and the API) returns one object per contact: `{contactId, message, type,
+    // oldTags, tagsAdded, tagsRemoved}`.
+    retype(
+        t,
+        "contacts.UpdateTagsResponseDTO",
+        "responses",
+        arr(TyIr::Object(None)),
+        false,
+    )?;
+
     Ok(())
 }
 

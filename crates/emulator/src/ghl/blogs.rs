@@ -177,6 +177,8 @@ pub fn categories(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
             json!({
                 "_id": id,
                 "label": label,
+                // The spec requires `name` though it declares only `label`: send both.
+                "name": label,
                 "locationId": store.location_id,
                 "updatedAt": updated,
                 "canonicalLink": site_link(store, &format!("category/{slug}")),

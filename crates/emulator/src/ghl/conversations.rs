@@ -319,6 +319,11 @@ fn render_listed(store: &Store, c: &Conversation, sort_value: i64) -> Value {
         m.insert("lastMessageType".into(), json!(l.message_type));
         m.insert("lastMessageDirection".into(), json!(l.direction));
         m.insert("lastMessageDate".into(), json!(ms(l.date_added)));
+    } else {
+        // `lastMessageType` is required in search results; a conversation with no
+        // message yet is a phone conversation (see `conversation_type`), whose
+        // default message type is SMS.
+        m.insert("lastMessageType".into(), json!("TYPE_SMS"));
     }
     if let Some(l) = last_manual {
         m.insert("lastManualMessageDate".into(), json!(ms(l.date_added)));

@@ -6,7 +6,6 @@
 //! - 404 for unknown routes: NestJS `{"statusCode":404,"message":"Cannot GET /x","error":"Not Found"}`;
 //! - 422 `{"statusCode":422,"message":["…"],"error":"Unprocessable Entity"}`;
 //! - 429 `{"statusCode":429,"message":"Too Many Requests"}`;
-//! - 501 for table operations the emulator does not serve yet (never a fake success).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -51,8 +50,6 @@ pub enum ApiError {
         error: &'static str,
         description: String,
     },
-    #[error("operation {0} is not emulated yet")]
-    NotEmulated(&'static str),
     #[error("{0}")]
     Internal(String),
 }
@@ -77,7 +74,6 @@ impl ApiError {
             ApiError::OAuth { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            ApiError::NotEmulated(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,9 +110,6 @@ impl ApiError {
                 "error": error,
                 "error_description": description,
             }),
-            ApiError::NotEmulated(id) => {
-                json!({"statusCode": code, "message": self.to_string(), "operationId": id})
-            }
             ApiError::Internal(_) => {
                 json!({"statusCode": code, "message": "Internal server error"})
             }
@@ -168,6 +161,5 @@ mod tests {
         };
         assert_eq!(dup.status(), StatusCode::BAD_REQUEST);
         assert_eq!(dup.body()["meta"]["matchingField"], "email");
-        assert_eq!(ApiError::NotEmulated("x.y").body()["operationId"], "x.y");
     }
 }

@@ -9735,7 +9735,7 @@ pub static SCHEMAS: [Schema; 1054] = [
     Schema { name: "contacts.UpdateTagsResponseDTO", open: false, fields: &[
         f("succeded", Ty::Boolean, true, false),
         f("errorCount", Ty::Number, true, false),
-        f("responses", Ty::Array(&Ty::String), true, false),
+        f("responses", Ty::Array(&Ty::Object(None)), true, false),
     ] },
     Schema { name: "contacts.UpdateTaskBody", open: false, fields: &[
         f("title", Ty::String, false, false),
