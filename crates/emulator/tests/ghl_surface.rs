@@ -8,7 +8,7 @@
 //! the walk where the resource is created through the API, random GHL-shaped ids
 //! otherwise), the agency token for Agency-only operations. The walk creates first
 //! (parents before children), then reads, updates and acts, and deletes last (children
-//! first).
+//! first). The generator and the walk order live in `hlbridge-testkit`.
 //!
 //! Operations served by the generic layer must succeed with their documented status;
 //! operations with a specific handler may refuse generated input that breaks a rule of
@@ -17,17 +17,15 @@
 #[path = "ghl_support.rs"]
 mod support;
 
-use std::collections::HashMap;
-
-use hlbridge_core::optable::{BodyEncoding, Method, Operation, TokenType, Ty};
+use hlbridge_core::optable::{Operation, Ty};
 use hlbridge_core::schema_check::{check_value, Strictness};
-use hlbridge_emulator::ghl::generic::resources::{role, split_item, trimmed, Role};
-use hlbridge_emulator::ghl::generic::{self, resources};
+use hlbridge_emulator::ghl::generic;
+use hlbridge_emulator::ghl::generic::resources::{role, split_item, Role};
 use hlbridge_emulator::ghl::routes::handler_for;
 use hlbridge_emulator::ghl::{GhlConfig, GhlEmulator};
-use rand::Rng;
-use serde_json::{json, Map, Value};
-use support::{client, emulator, roomy};
+use hlbridge_testkit::{find_id, random_id, walk_order, Walk};
+use serde_json::{json, Value};
+use support::{emulator, roomy};
 
 const AGENCY_TOKEN: &str = "pit-agency-surface";
 const TABLE: &hlbridge_core::optable::Table = &hlbridge_ghl::TABLE;
@@ -46,260 +44,12 @@ const REPORTED_ELSEWHERE: &[(&str, &str)] = &[];
 /// Operations that cannot be given an invalid input the API refuses (op id → why).
 const NO_INVALID_INPUT: &[(&str, &str)] = &[];
 
-fn random_id() -> String {
-    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..20)
-        .map(|_| ALNUM[rng.gen_range(0..ALNUM.len())] as char)
-        .collect()
-}
-
-/// The same GHL-shaped id for a name every time (a parent id used twice must match).
-fn stable_id(name: &str) -> String {
-    let letters: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
-    format!("{letters}{}", "0".repeat(20))[..20].to_string()
-}
-
 async fn surface_emulator() -> GhlEmulator {
     emulator(GhlConfig {
         agency_token: Some(AGENCY_TOKEN.into()),
         ..roomy()
     })
     .await
-}
-
-/// Walk state: ids created so far.
-struct Walk {
-    base: String,
-    token: String,
-    location: String,
-    company: String,
-    /// Collection template (`/products`) → id of a record created in it.
-    created: HashMap<&'static str, String>,
-    /// Id parameter name (`productId`) → a created id, for parameters outside a path
-    /// position (`contactId` in a body).
-    by_name: HashMap<String, String>,
-    client: reqwest::Client,
-}
-
-/// What one call answered.
-struct Answer {
-    status: u16,
-    body: Value,
-    text: String,
-}
-
-impl Walk {
-    fn token_for(&self, op: &Operation) -> &str {
-        if op.token_types.contains(&TokenType::Location) || op.token_types.is_empty() {
-            &self.token
-        } else {
-            AGENCY_TOKEN
-        }
-    }
-
-    fn string_for(&self, name: &str) -> String {
-        let lower = name.to_ascii_lowercase();
-        match name {
-            "locationId" | "altId" | "location_id" => return self.location.clone(),
-            "companyId" => return self.company.clone(),
-            "altType" => return "location".into(),
-            _ => {}
-        }
-        if let Some(id) = self.by_name.get(name) {
-            return id.clone();
-        }
-        if lower == "id" || lower.ends_with("id") || lower.ends_with("_id") {
-            stable_id(name)
-        } else if lower.contains("email") {
-            "surface@example.com".into()
-        } else if lower.contains("phone") {
-            "+15555550100".into()
-        } else if lower.contains("date") || lower.ends_with("time") || lower.ends_with("at") {
-            "2026-01-05T10:00:00.000Z".into()
-        } else if lower.ends_with("url") || lower == "website" {
-            "https://example.com".into()
-        } else {
-            format!("surface {name}")
-        }
-    }
-
-    /// A valid value of `ty` for the field or parameter `name`.
-    fn value(&self, ty: &Ty, name: &str, depth: usize) -> Value {
-        match ty {
-            Ty::String | Ty::Any => Value::String(self.string_for(name)),
-            Ty::Integer | Ty::Number => json!(1),
-            Ty::Boolean => json!(true),
-            Ty::Enum(values) => json!(values.first().copied().unwrap_or_default()),
-            Ty::Array(inner) if depth < 6 => json!([self.value(inner, name, depth + 1)]),
-            Ty::Array(_) => json!([]),
-            Ty::Object(None) => json!({}),
-            Ty::Object(Some(schema)) => {
-                let mut map = Map::new();
-                if let (Some(schema), true) = (TABLE.schema(schema), depth < 8) {
-                    for f in schema.fields.iter().filter(|f| f.required) {
-                        map.insert(f.name.into(), self.value(&f.ty, f.name, depth + 1));
-                    }
-                }
-                Value::Object(map)
-            }
-        }
-    }
-
-    /// A query/path value as text.
-    fn text(&self, ty: &Ty, name: &str) -> String {
-        match ty {
-            Ty::Integer | Ty::Number => "1".into(),
-            Ty::Boolean => "true".into(),
-            Ty::Enum(values) => values.first().copied().unwrap_or_default().into(),
-            Ty::Array(inner) => self.text(inner, name),
-            _ => self.string_for(name),
-        }
-    }
-
-    /// Path parameter values: created ids where a collection sits before them.
-    fn path_value(&self, op: &Operation, name: &str) -> String {
-        if name == "locationId" {
-            return self.location.clone();
-        }
-        let t = trimmed(op.path);
-        let placeholder = format!("{{{name}}}");
-        if let Some(at) = t.find(&placeholder) {
-            let collection = t[..at].trim_end_matches('/');
-            if let Some(id) = self.created.get(collection) {
-                return id.clone();
-            }
-        }
-        let param = op.param(name);
-        match param.map(|p| p.ty) {
-            Some(ty @ (Ty::Enum(_) | Ty::Integer | Ty::Number | Ty::Boolean)) => {
-                self.text(&ty, name)
-            }
-            _ => self.string_for(name),
-        }
-    }
-
-    fn request(&self, op: &Operation) -> (String, Vec<(String, String)>, Option<Value>) {
-        let path = op
-            .render_path(|name| Some(self.path_value(op, name)))
-            .expect("path renders");
-        let mut query = Vec::new();
-        for p in op.query_params() {
-            let wanted =
-                p.required || matches!(p.name, "locationId" | "altId" | "altType" | "location_id");
-            if wanted {
-                query.push((p.name.to_string(), self.text(&p.ty, p.name)));
-            }
-        }
-        let body = op.body.map(|b| self.value(&b.ty, "body", 0));
-        (path, query, body)
-    }
-
-    async fn send(
-        &self,
-        op: &Operation,
-        path: &str,
-        query: &[(String, String)],
-        body: Option<&Value>,
-    ) -> Answer {
-        let method = reqwest::Method::from_bytes(op.method.as_str().as_bytes()).expect("method");
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path))
-            .query(query)
-            .bearer_auth(self.token_for(op))
-            .header("Version", op.version.unwrap_or(support::VERSION));
-        if let Some(b) = body {
-            let form = op.body.is_some_and(|s| s.encoding == BodyEncoding::Form);
-            req = match (form, b) {
-                (true, Value::Object(map)) => {
-                    let pairs: Vec<(String, String)> = map
-                        .iter()
-                        .map(|(k, v)| {
-                            let text = match v {
-                                Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            };
-                            (k.clone(), text)
-                        })
-                        .collect();
-                    req.form(&pairs)
-                }
-                _ => req.json(b),
-            };
-        }
-        let resp = req.send().await.expect("a complete response");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer { status, body, text }
-    }
-
-    /// Remember the id a create answered (or the generic store holds).
-    fn learn(&mut self, emu: &GhlEmulator, op: &Operation, answer: &Answer) {
-        let Role::Create {
-            collection,
-            id_param,
-        } = role(op)
-        else {
-            return;
-        };
-        let params: Vec<(&'static str, String)> = op
-            .path_params()
-            .map(|p| (p.name, self.path_value(op, p.name)))
-            .collect();
-        let id = find_id(&answer.body, id_param, 0).or_else(|| {
-            generic::ids(&emu.state(), &resources::concrete(collection, &params))
-                .last()
-                .cloned()
-        });
-        if let Some(id) = id {
-            self.created.insert(collection, id.clone());
-            self.by_name.entry(id_param.to_string()).or_insert(id);
-        }
-    }
-}
-
-/// The id in a create's answer: `id`, `_id` or the id parameter, at the top or one
-/// wrapper down.
-fn find_id(body: &Value, id_param: &str, depth: usize) -> Option<String> {
-    let map = body.as_object()?;
-    for key in [id_param, "id", "_id"] {
-        if let Some(Value::String(s)) = map.get(key) {
-            if !s.is_empty() {
-                return Some(s.clone());
-            }
-        }
-    }
-    if depth < 2 {
-        for v in map.values() {
-            if let Some(id) = find_id(v, id_param, depth + 1) {
-                return Some(id);
-            }
-        }
-    }
-    None
-}
-
-fn depth_of(op: &Operation) -> usize {
-    trimmed(op.path).matches('/').count()
-}
-
-/// Creates (parents first), then everything else, then deletes (children first).
-fn walk_order() -> Vec<&'static Operation> {
-    let mut creates: Vec<&'static Operation> = Vec::new();
-    let mut middle = Vec::new();
-    let mut deletes = Vec::new();
-    for op in TABLE.distinct() {
-        match (role(op), op.method) {
-            (Role::Create { .. }, _) => creates.push(op),
-            (_, Method::Delete) => deletes.push(op),
-            _ => middle.push(op),
-        }
-    }
-    creates.sort_by_key(|op| depth_of(op));
-    deletes.sort_by_key(|op| std::cmp::Reverse(depth_of(op)));
-    creates.into_iter().chain(middle).chain(deletes).collect()
 }
 
 fn is_generic(op: &Operation) -> bool {
@@ -309,16 +59,7 @@ fn is_generic(op: &Operation) -> bool {
 #[tokio::test]
 async fn every_operation_answers_valid_input_with_its_documented_response() {
     let emu = surface_emulator().await;
-    let config = emu.state().config().clone();
-    let mut walk = Walk {
-        base: emu.base_url.clone(),
-        token: config.token.clone(),
-        location: config.location_id.clone(),
-        company: config.company_id.clone(),
-        created: HashMap::new(),
-        by_name: HashMap::new(),
-        client: client(),
-    };
+    let mut walk = Walk::new(&emu);
     let mut failures: Vec<String> = Vec::new();
     let mut refused_by_specific: Vec<String> = Vec::new();
     let order = walk_order();
@@ -351,7 +92,7 @@ async fn every_operation_answers_valid_input_with_its_documented_response() {
         if is_generic(op) && status != op.success_status {
             failures.push(format!("{call} → {status}, want {}", op.success_status));
         }
-        walk.learn(&emu, op, &answer);
+        walk.learn(&emu, op, &answer.body);
         if status == 204 {
             if !answer.text.is_empty() {
                 failures.push(format!("{call} → 204 with a body: {}", answer.text));
@@ -438,16 +179,7 @@ fn invalid_variant(walk: &Walk, op: &Operation) -> Variant {
 #[tokio::test]
 async fn every_operation_refuses_an_invalid_input_with_a_4xx() {
     let emu = surface_emulator().await;
-    let config = emu.state().config().clone();
-    let walk = Walk {
-        base: emu.base_url.clone(),
-        token: config.token.clone(),
-        location: config.location_id.clone(),
-        company: config.company_id.clone(),
-        created: HashMap::new(),
-        by_name: HashMap::new(),
-        client: client(),
-    };
+    let walk = Walk::new(&emu);
     let mut failures = Vec::new();
     let mut checked = 0;
     for op in TABLE.distinct() {
