@@ -612,6 +612,23 @@ pub fn apply(t: &mut TableIr) -> Result<()> {
     }
     retype(t, origin, "country", TyIr::String, false)?;
 
+    // (custom field values) `CustomFieldSchema.value` is typed `string`, but a contact's
+    // custom field value has its field's type: numbers for Numeric/Monetory fields, arrays for
+    // Checkbox/MultiSelect (notes §8: `field_value` is string, string[] or object by type).
+    retype(t, "contacts.CustomFieldSchema", "value", TyIr::Any, true)?;
+
+    // (association keys) The create DTO types `firstObjectKey`/`secondObjectKey` as `object`
+    // while its examples, its descriptions and the responses (see other-a) are strings.
+    for key in ["firstObjectKey", "secondObjectKey"] {
+        retype(
+            t,
+            "associations.createAssociationReqDto",
+            key,
+            TyIr::String,
+            false,
+        )?;
+    }
+
     // (bulk tags) `UpdateTagsResponseDTO.responses` declares `items: string`, but its own
     // example (and the API) returns one object per contact: `{contactId, message, type,
     // oldTags, tagsAdded, tagsRemoved}`.

@@ -100,13 +100,32 @@ pub fn write_response(
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("unknown type");
-        if !ct.starts_with("text/") {
-            return Err(Error::InvalidInput(format!(
-                "the response is a file ({ct}, {} bytes): pass --output FILE to save it",
-                resp.raw.len()
-            )));
+        if ct.starts_with("text/") {
+            outln!("{}", String::from_utf8_lossy(&resp.raw));
+            return Ok(());
         }
-        outln!("{}", String::from_utf8_lossy(&resp.raw));
+        // Like curl: bytes go to a pipe or a file, never to a terminal.
+        use std::io::{IsTerminal, Write};
+        let mut stdout = std::io::stdout().lock();
+        if stdout.is_terminal() {
+            return Err(Error::Api {
+                status: resp.status,
+                message: format!(
+                    "the response is a file ({ct}, {} bytes) and was not printed to the terminal: \
+                     pass --output FILE or redirect standard output",
+                    resp.raw.len()
+                ),
+                trace_id: None,
+                body: Box::new(serde_json::Value::Null),
+            });
+        }
+        if stdout
+            .write_all(&resp.raw)
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
+            std::process::exit(0);
+        }
         return Ok(());
     }
     print_body(&resp.body, json);

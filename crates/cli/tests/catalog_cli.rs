@@ -30,12 +30,7 @@ const UPDATED: &str = "catalog-cli updated";
 /// Response-schema mismatches known and reported to the emulator's owners, waived here
 /// only where the mismatch names the part given (op id, part, why). A 5xx or an exit 2
 /// still fails, and so does any other mismatch of the same operation.
-const REPORTED_ELSEWHERE: &[(&str, &str, &str)] = &[(
-    "contacts.get-contacts",
-    ".customFields[",
-    "seeded contacts carry numeric custom field values (`customFields[].value` a number); \
-     the spec types the value as a string",
-)];
+const REPORTED_ELSEWHERE: &[(&str, &str, &str)] = &[];
 
 /// One invocation of `hlbridge ghl`.
 #[derive(Clone)]
@@ -105,11 +100,11 @@ impl Call {
         )
     }
 
-    /// Run it; a file answer (a recording) is saved with `--output` and the run
-    /// repeated, as the CLI asks, with the file's size on stdout as `{"bytes": n}`.
+    /// Run it; a binary file answer (a recording, written raw to the pipe) is fetched
+    /// again with `--output`, and the file's size reported on stdout as `{"bytes": n}`.
     async fn run(&self, env: &Env) -> Out {
         let out = self.run_with(env, &[]).await;
-        if out.code != 2 || !out.stderr.contains("pass --output FILE") {
+        if out.code != 0 || !out.stdout.contains('\u{FFFD}') {
             return out;
         }
         let file = std::env::temp_dir().join(format!(

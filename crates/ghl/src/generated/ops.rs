@@ -8502,9 +8502,9 @@ pub static SCHEMAS: [Schema; 1054] = [
         f("locationId", Ty::String, true, false),
         f("key", Ty::String, true, false),
         f("firstObjectLabel", Ty::Object(None), true, false),
-        f("firstObjectKey", Ty::Object(None), true, false),
+        f("firstObjectKey", Ty::String, true, false),
         f("secondObjectLabel", Ty::Object(None), true, false),
-        f("secondObjectKey", Ty::Object(None), true, false),
+        f("secondObjectKey", Ty::String, true, false),
     ] },
     Schema { name: "associations.createRelationReqDto", open: false, fields: &[
         f("locationId", Ty::String, true, false),
@@ -9540,7 +9540,7 @@ pub static SCHEMAS: [Schema; 1054] = [
     ] },
     Schema { name: "contacts.CustomFieldSchema", open: false, fields: &[
         f("id", Ty::String, false, false),
-        f("value", Ty::String, false, false),
+        f("value", Ty::Any, false, true),
     ] },
     Schema { name: "contacts.DeleteContactsSuccessfulResponseDto", open: false, fields: &[
         f("succeded", Ty::Boolean, false, false),
