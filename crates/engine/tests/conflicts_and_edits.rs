@@ -17,7 +17,11 @@ async fn concurrent_edits_converge_per_policy() {
     let engine = env
         .engine("[fields.website]\nconflict = \"manual\"\n[fields.last_name]\nconflict = \"ghl_wins\"\n")
         .await;
-    assert!(engine.run_once(false, &common::quiet()).await.unwrap().is_clean());
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
     let ghl = env.ghl.state();
     let g = ghl.contact_ids()[0].clone();
     let s = env.partner(&engine, &g);
@@ -53,34 +57,71 @@ async fn concurrent_edits_converge_per_policy() {
     assert!(r.is_clean(), "{r:#?}");
     assert_eq!(r.conflicts_queued, 1, "{}", r.line());
     let gv = ghl.contact(&g).unwrap();
-    let sv = env.sellsy.state().store().contacts.get(sid).cloned().unwrap();
+    let sv = env
+        .sellsy
+        .state()
+        .store()
+        .contacts
+        .get(sid)
+        .cloned()
+        .unwrap();
     assert_eq!(gv["firstName"], "SellsyFirst");
     assert_eq!(sv["first_name"], "SellsyFirst");
     assert_eq!(gv["lastName"], "GhlLast");
     assert_eq!(sv["last_name"], "GhlLast");
     assert_eq!(gv["city"], "Grenoble", "GHL-only change kept");
-    assert_eq!(gv["dateOfBirth"].as_str().map(|d| &d[..10]), Some("1990-05-17"), "Sellsy-only change flowed");
-    assert_eq!(gv["website"], "https://ghl.example", "manual: untouched until resolved");
+    assert_eq!(
+        gv["dateOfBirth"].as_str().map(|d| &d[..10]),
+        Some("1990-05-17"),
+        "Sellsy-only change flowed"
+    );
+    assert_eq!(
+        gv["website"], "https://ghl.example",
+        "manual: untouched until resolved"
+    );
     assert_eq!(sv["website"], "https://sellsy.example");
 
     let open = hlbridge_engine::admin::conflicts(engine.store().as_ref(), false).unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].field, "website");
-    hlbridge_engine::admin::resolve_conflict(engine.store().as_ref(), open[0].id, Side::Sellsy).unwrap();
+    hlbridge_engine::admin::resolve_conflict(engine.store().as_ref(), open[0].id, Side::Sellsy)
+        .unwrap();
     let r = engine.run_once(false, &common::quiet()).await.unwrap();
     assert!(r.is_clean(), "{r:#?}");
-    assert_eq!(ghl.contact(&g).unwrap()["website"], "https://sellsy.example");
-    assert!(hlbridge_engine::admin::conflicts(engine.store().as_ref(), false).unwrap().is_empty());
+    assert_eq!(
+        ghl.contact(&g).unwrap()["website"],
+        "https://sellsy.example"
+    );
+    assert!(
+        hlbridge_engine::admin::conflicts(engine.store().as_ref(), false)
+            .unwrap()
+            .is_empty()
+    );
 
     // Emptying a field on one side does not wipe the other (empty_overwrites = false).
-    sc.update_contact(sid, &json!({"website": null})).await.unwrap();
+    sc.update_contact(sid, &json!({"website": null}))
+        .await
+        .unwrap();
     let r = engine.run_once(false, &common::quiet()).await.unwrap();
     assert!(r.is_clean(), "{r:#?}");
-    assert_eq!(ghl.contact(&g).unwrap()["website"], "https://sellsy.example");
+    assert_eq!(
+        ghl.contact(&g).unwrap()["website"],
+        "https://sellsy.example"
+    );
 
     // And a quiet cycle after all that writes nothing.
     let r = engine.run_once(false, &common::quiet()).await.unwrap();
-    assert_eq!((r.ghl.updated, r.sellsy.updated, r.ghl.created, r.sellsy.created), (0, 0, 0, 0), "{}", r.line());
+    assert_eq!(
+        (
+            r.ghl.updated,
+            r.sellsy.updated,
+            r.ghl.created,
+            r.sellsy.created
+        ),
+        (0, 0, 0, 0),
+        "{}",
+        r.line()
+    );
     env.cleanup();
 }
 
@@ -88,7 +129,11 @@ async fn concurrent_edits_converge_per_policy() {
 async fn deletions_archive_on_the_other_side() {
     let env = common::start(3, 3, FaultConfig::default()).await;
     let engine = env.engine("").await;
-    assert!(engine.run_once(false, &common::quiet()).await.unwrap().is_clean());
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
     let ghl = env.ghl.state();
     let g = ghl.contact_ids()[0].clone();
     let sid: i64 = env.partner(&engine, &g).parse().unwrap();
@@ -104,9 +149,18 @@ async fn deletions_archive_on_the_other_side() {
     env.sellsy_client().delete_contact(s_other).await.unwrap();
     let r = engine.run_once(false, &common::quiet()).await.unwrap();
     assert!(r.is_clean(), "{r:#?}");
-    assert_eq!(env.sellsy.state().store().contacts.get(sid).unwrap()["is_archived"], true);
+    assert_eq!(
+        env.sellsy.state().store().contacts.get(sid).unwrap()["is_archived"],
+        true
+    );
     let tags = ghl.contact(&g_other).unwrap()["tags"].clone();
-    assert!(tags.as_array().unwrap().iter().any(|t| t == "sellsy-archived"), "{tags}");
+    assert!(
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "sellsy-archived"),
+        "{tags}"
+    );
     // Nothing was re-created.
     assert_eq!(ghl.contact_count(), 5);
     assert_eq!(env.sellsy_contacts().len(), 5);
