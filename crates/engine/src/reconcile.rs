@@ -175,7 +175,7 @@ impl Engine {
                     async move {
                         let r = self.reconcile_one(rec, dry_run, tally).await;
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if n % 100 == 0 || n == total {
+                        if n.is_multiple_of(100) || n == total {
                             progress(Progress::Reconciled { done: n, total });
                         }
                         r
@@ -488,7 +488,7 @@ impl Engine {
         if body
             .get("last_name")
             .and_then(Value::as_str)
-            .map_or(true, str::is_empty)
+            .is_none_or(str::is_empty)
         {
             let fallback = wanted
                 .get("email")

@@ -39,12 +39,12 @@ pub struct FieldSpec {
 impl FieldSpec {
     pub fn flows_to(&self, side: crate::store::Side) -> bool {
         use crate::store::Side;
-        match (self.direction, side) {
-            (Direction::Both, _) => true,
-            (Direction::ToGhl, Side::Ghl) => true,
-            (Direction::ToSellsy, Side::Sellsy) => true,
-            _ => false,
-        }
+        matches!(
+            (self.direction, side),
+            (Direction::Both, _)
+                | (Direction::ToGhl, Side::Ghl)
+                | (Direction::ToSellsy, Side::Sellsy)
+        )
     }
 }
 

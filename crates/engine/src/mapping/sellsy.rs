@@ -72,7 +72,7 @@ pub fn read(contact: &Value, company: Option<&str>, mapping: &Mapping) -> Fields
                 contact
                     .get("marketing_campaigns_subscriptions")
                     .and_then(Value::as_array)
-                    .map_or(true, Vec::is_empty),
+                    .is_none_or(Vec::is_empty),
             )),
             _ => spec.custom.as_ref().and_then(|pair| {
                 contact

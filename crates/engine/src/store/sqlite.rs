@@ -341,7 +341,7 @@ impl StateStore for SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let changed = old.as_ref().map_or(true, |(h, _)| *h != rec.hash);
+            let changed = old.as_ref().is_none_or(|(h, _)| *h != rec.hash);
             if changed {
                 let mut rec = rec.clone();
                 rec.dirty = true;
@@ -741,7 +741,8 @@ mod tests {
         assert_eq!(s.schema_version().unwrap(), 1);
         let r = rec(Side::Ghl, "a", json!({"email": "a@x.io"}));
         assert_eq!(
-            s.put_seen(&[r.clone()], Some(("c", &json!([1])))).unwrap(),
+            s.put_seen(std::slice::from_ref(&r), Some(("c", &json!([1]))))
+                .unwrap(),
             1
         );
         assert_eq!(s.cursor("c").unwrap(), Some(json!([1])));
@@ -750,7 +751,7 @@ mod tests {
             ..Commit::default()
         })
         .unwrap();
-        assert_eq!(s.put_seen(&[r.clone()], None).unwrap(), 0);
+        assert_eq!(s.put_seen(std::slice::from_ref(&r), None).unwrap(), 0);
         assert_eq!(
             s.find_records(Side::Ghl, Kind::Contact, "email", "a@x.io")
                 .unwrap()
