@@ -191,17 +191,7 @@ impl Engine {
             .map(|link| {
                 let (tasks, notes, done) = (&tasks, &notes, &done);
                 async move {
-                    let pair = Pair {
-                        ghl: &link.ghl_id,
-                        sellsy: &link.sellsy_id,
-                    };
-                    let mut r = Ok(());
-                    if self.cfg.sync.tasks {
-                        r = self.sweep_tasks(&pair, tasks).await;
-                    }
-                    if r.is_ok() && self.cfg.sync.notes {
-                        r = self.sweep_notes(&pair, notes).await;
-                    }
+                    let r = self.sweep_link(link, tasks, notes).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if n % 100 == 0 || n as usize == max {
                         progress(Progress::Swept {
@@ -241,6 +231,31 @@ impl Engine {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    async fn sweep_link(&self, link: &Link, tasks: &Counts, notes: &Counts) -> Result<()> {
+        let pair = Pair {
+            ghl: &link.ghl_id,
+            sellsy: &link.sellsy_id,
+        };
+        if self.cfg.sync.tasks {
+            self.sweep_tasks(&pair, tasks).await?;
+        }
+        if self.cfg.sync.notes {
+            self.sweep_notes(&pair, notes).await?;
+        }
+        Ok(())
+    }
+
+    /// Reconcile the tasks and notes of one linked contact now (webhook hints).
+    pub(crate) async fn sweep_one(&self, link: &Link, report: &mut CycleReport) -> Result<()> {
+        let tasks = Counts::default();
+        let notes = Counts::default();
+        let r = self.sweep_link(link, &tasks, &notes).await;
+        tasks.fold(&mut report.tasks);
+        notes.fold(&mut report.notes);
+        report.swept += 1;
+        r
     }
 
     async fn sweep_tasks(&self, pair: &Pair<'_>, counts: &Counts) -> Result<()> {

@@ -353,18 +353,57 @@ impl Engine {
         Ok(())
     }
 
-    /// Cycles every poll interval until `shutdown` resolves (Ctrl-C). A cycle in
-    /// progress is finished first; a paused sync (daily limit) waits and retries.
+    /// Cycles every poll interval until `shutdown` resolves (Ctrl-C); with
+    /// `[webhooks] listen` set, verified events trigger a targeted sync in between.
+    /// Stopping mid-cycle is safe: every step is durable and resumes at the next start.
     pub async fn run_continuous<F>(&self, progress: ProgressFn<'_>, shutdown: F) -> Result<()>
     where
         F: Future<Output = ()>,
     {
         let interval = self.cfg.poll_interval()?;
+        let (hints_tx, mut hints) = tokio::sync::mpsc::unbounded_channel();
+        let server = match &self.cfg.webhooks.listen {
+            Some(addr) => {
+                let router = crate::webhooks::router(
+                    self.cfg.webhooks.ghl_public_key.as_deref(),
+                    self.cfg.webhooks.sellsy_secret.as_deref(),
+                    hints_tx.clone(),
+                )?;
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    EngineError::Config(format!("webhooks.listen = {addr}: cannot listen ({e})"))
+                })?;
+                Some(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).await {
+                        tracing::warn!(error = %e, "webhook receiver stopped");
+                    }
+                }))
+            }
+            None => None,
+        };
+        let result = self
+            .continuous_loop(progress, shutdown, interval, &mut hints)
+            .await;
+        drop(hints_tx);
+        if let Some(server) = server {
+            server.abort();
+        }
+        result
+    }
+
+    async fn continuous_loop<F>(
+        &self,
+        progress: ProgressFn<'_>,
+        shutdown: F,
+        interval: std::time::Duration,
+        hints: &mut tokio::sync::mpsc::UnboundedReceiver<crate::webhooks::Hint>,
+    ) -> Result<()>
+    where
+        F: Future<Output = ()>,
+    {
         tokio::pin!(shutdown);
         loop {
-            let cycle = self.run_once(false, progress);
             tokio::select! {
-                r = cycle => {
+                r = self.run_once(false, progress) => {
                     if let Err(e) = r {
                         tracing::warn!(error = %e, "sync cycle failed; retrying next interval");
                         progress(Progress::Cycle(Box::new(CycleReport {
@@ -375,9 +414,18 @@ impl Engine {
                 }
                 _ = &mut shutdown => return Ok(()),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = &mut shutdown => return Ok(()),
+            let next = tokio::time::Instant::now() + interval;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(next) => break,
+                    Some(hint) = hints.recv() => {
+                        match self.sync_hint(&hint).await {
+                            Ok(report) => progress(Progress::Cycle(Box::new(report))),
+                            Err(e) => tracing::warn!(error = %e, ?hint, "targeted sync failed; polling will catch up"),
+                        }
+                    }
+                    _ = &mut shutdown => return Ok(()),
+                }
             }
         }
     }

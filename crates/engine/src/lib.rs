@@ -16,6 +16,7 @@ pub mod canonical;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hints;
 pub mod mapping;
 pub mod merge;
 pub mod phone;
@@ -25,6 +26,7 @@ pub mod report;
 pub mod sides;
 pub mod store;
 pub mod triggers;
+pub mod webhooks;
 
 pub use config::EngineConfig;
 pub use engine::{Budgets, Engine};
