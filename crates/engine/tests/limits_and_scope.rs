@@ -1,0 +1,86 @@
+//! Run caps, the scope filter, and the pause when the daily API limit is spent.
+
+mod common;
+
+use std::time::Duration;
+
+use hlbridge_emulator::faults::FaultConfig;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_spread_the_work_over_runs() {
+    let env = common::start(0, 25, FaultConfig::default()).await;
+    let engine = env.engine("[sync]\nmax_writes_per_run = 10\n").await;
+    let first = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert!(first.capped && !first.is_clean(), "{first:#?}");
+    assert_eq!(env.ghl.state().contact_count(), 10);
+    let mut runs = 1;
+    while !engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean()
+    {
+        runs += 1;
+        assert!(runs < 6, "never finished");
+    }
+    assert_eq!(env.ghl.state().contact_count(), 25);
+    for (e, n) in common::email_counts(&env.ghl_contacts()) {
+        assert_eq!(n, 1, "duplicate {e}");
+    }
+    env.cleanup();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_tag_limits_what_is_synced() {
+    let env = common::start(24, 0, FaultConfig::default()).await;
+    let engine = env.engine("[sync]\nscope_tag = \"vip\"\n").await;
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert!(r.is_clean(), "{r:#?}");
+    let vip = env
+        .ghl_contacts()
+        .iter()
+        .filter(|c| {
+            c["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|x| x == "vip"))
+        })
+        .count();
+    assert!(vip > 0 && vip < 24);
+    assert_eq!(env.sellsy_contacts().len(), vip);
+    env.cleanup();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spent_daily_limit_pauses_and_a_restart_resumes() {
+    let env = common::start(0, 30, FaultConfig::default()).await;
+    env.ghl
+        .state()
+        .set_rate_limits(1_000_000, Duration::from_secs(10), 12);
+    let engine = env.engine("").await;
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    let paused = r.paused.clone().expect("paused on the daily limit");
+    assert!(paused.contains("daily"), "{paused}");
+    assert!(!r.is_clean());
+    let status = hlbridge_engine::admin::status(engine.store().as_ref()).unwrap();
+    assert!(status.paused.is_some());
+    let partial = env.ghl.state().contact_count();
+    assert!(partial < 30);
+    // The next day (limits reset): a fresh start finishes the job without duplicates.
+    env.ghl
+        .state()
+        .set_rate_limits(1_000_000, Duration::from_secs(10), 10_000_000);
+    drop(engine);
+    let engine = env.engine("").await;
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert!(r.is_clean(), "{r:#?}");
+    assert_eq!(env.ghl.state().contact_count(), 30);
+    let emails = common::email_counts(&env.ghl_contacts());
+    assert!(emails.values().all(|n| *n == 1));
+    assert!(hlbridge_engine::admin::status(engine.store().as_ref())
+        .unwrap()
+        .paused
+        .is_none());
+    let _: Vec<Value> = env.sellsy_contacts();
+    env.cleanup();
+}
