@@ -84,3 +84,45 @@ async fn spent_daily_limit_pauses_and_a_restart_resumes() {
     let _: Vec<Value> = env.sellsy_contacts();
     env.cleanup();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updated_since_scope_skips_older_contacts() {
+    let env = common::start(10, 10, FaultConfig::default()).await;
+    // Sellsy seeds date from 2024, GHL seeds from the last year: only GHL's are recent.
+    let engine = env.engine("[sync]\nupdated_since = \"2025-01-01\"\n").await;
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert!(r.is_clean(), "{r:#?}");
+    assert_eq!(
+        env.sellsy_contacts().len(),
+        20,
+        "GHL's recent contacts reached Sellsy"
+    );
+    assert_eq!(
+        env.ghl.state().contact_count(),
+        10,
+        "Sellsy's 2024 contacts stayed out"
+    );
+    env.cleanup();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_can_propagate() {
+    let env = common::start(3, 3, FaultConfig::default()).await;
+    let engine = env.engine("[sync]\ndeletions = \"propagate\"\n").await;
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
+    let g = env.ghl.state().contact_ids()[0].clone();
+    let sid: i64 = env.partner(&engine, &g).parse().unwrap();
+    env.ghl_client().contacts().delete(&g).await.unwrap();
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
+    assert!(env.sellsy.state().store().contacts.get(sid).is_none());
+    assert_eq!(env.sellsy_contacts().len(), 5);
+    env.cleanup();
+}

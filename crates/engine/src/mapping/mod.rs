@@ -303,6 +303,23 @@ mod tests {
     }
 
     #[test]
+    fn transforms_and_directions_apply() {
+        let m = build(
+            "[fields.email]\ntransform = \"uppercase\"\n[fields.city]\ndirection = \"to_ghl\"\n",
+        )
+        .unwrap();
+        let mut f = crate::canonical::Fields::new();
+        f.insert("email".into(), json!("a@x.io"));
+        m.transform(&mut f);
+        assert_eq!(f["email"], json!("A@X.IO"));
+        let city = m.field("city").unwrap();
+        assert!(
+            city.flows_to(crate::store::Side::Ghl) && !city.flows_to(crate::store::Side::Sellsy)
+        );
+        assert!(build("[fields.tags]\ntransform = \"lowercase\"\n").is_err());
+    }
+
+    #[test]
     fn invalid_mappings_name_the_field_and_the_fix() {
         let e = build("[fields.nickname]\ndirection = \"both\"\n")
             .unwrap_err()
