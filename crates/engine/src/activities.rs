@@ -183,15 +183,17 @@ impl Engine {
             .and_then(|v| v.as_u64())
             .unwrap_or(0) as usize
             % total;
-        let chosen: Vec<&Link> = (0..max).map(|i| &links[(start + i) % total]).collect();
+        let chosen: Vec<Link> = (0..max)
+            .map(|i| links[(start + i) % total].clone())
+            .collect();
         let tasks = Counts::default();
         let notes = Counts::default();
         let done = AtomicU64::new(0);
         let results: Vec<Result<()>> = futures::stream::iter(chosen)
-            .map(|link| {
+            .map(|link: Link| {
                 let (tasks, notes, done) = (&tasks, &notes, &done);
                 async move {
-                    let r = self.sweep_link(link, tasks, notes).await;
+                    let r = self.sweep_link(&link, tasks, notes).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     if n % 100 == 0 || n as usize == max {
                         progress(Progress::Swept {

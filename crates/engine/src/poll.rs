@@ -139,8 +139,8 @@ impl Engine {
                 .sellsy
                 .changes_page(since.as_deref(), offset.as_deref(), &self.sellsy_embeds)
                 .await?;
-            let records: Vec<Record> = futures::stream::iter(page.contacts.iter())
-                .map(|c| self.sellsy_record(c))
+            let records: Vec<Record> = futures::stream::iter(page.contacts)
+                .map(|c: Value| async move { self.sellsy_record(&c).await })
                 .buffered(self.cfg.sync.concurrency.max(1))
                 .try_collect()
                 .await?;
