@@ -2,6 +2,11 @@
 
 use futures::TryStreamExt;
 use hlbridge_core::error::Error;
+use std::sync::Arc;
+
+use hlbridge_core::auth::TokenManager;
+use hlbridge_core::optable::TokenType;
+use hlbridge_ghl::oauth::{GhlOAuth, UserType};
 use hlbridge_ghl::{CallInput, GhlAuth, GhlClient};
 use serde_json::Value;
 
@@ -39,6 +44,57 @@ pub struct GhlArgs {
     /// Sub-account id, filled in where an operation needs `locationId`.
     #[arg(long, env = "HLBRIDGE_GHL_LOCATION_ID")]
     pub location_id: Option<String>,
+    /// Where `hlbridge connect ghl` stored its tokens (`sqlite://PATH`), used when no
+    /// token is given.
+    #[arg(
+        long,
+        env = "HLBRIDGE_DATABASE_URL",
+        default_value = "sqlite://hlbridge.sqlite"
+    )]
+    pub database_url: String,
+    /// The marketplace app's credentials, to refresh stored OAuth tokens.
+    #[arg(long, env = "HLBRIDGE_GHL_CLIENT_ID")]
+    pub client_id: Option<String>,
+    #[arg(long, env = "HLBRIDGE_GHL_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+}
+
+/// OAuth tokens stored by `hlbridge connect ghl` for `location`, with their refresher.
+fn stored_auth(args: &GhlArgs, location: &str) -> Result<Option<GhlAuth>, Error> {
+    let Ok(path) = crate::connect_cmd::sqlite_path(&args.database_url) else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = crate::connect_cmd::open_token_store(&args.database_url)?;
+    let key = crate::connect_cmd::ghl_key(location);
+    if store.load(&key)?.is_none() {
+        return Ok(None);
+    }
+    let refresher: Option<Arc<dyn hlbridge_core::auth::Refresher>> =
+        match (&args.client_id, &args.client_secret) {
+            (Some(id), Some(secret)) => {
+                let exec = Arc::new(hlbridge_core::http::Executor::new(
+                    &args.base_url,
+                    Arc::new(hlbridge_ghl::flavor::GhlFlavor),
+                    Arc::new(hlbridge_core::rate::RateBudget::ghl_default()),
+                    None,
+                )?);
+                Some(Arc::new(GhlOAuth::new(
+                    exec,
+                    id,
+                    secret,
+                    UserType::Location,
+                )))
+            }
+            _ => None,
+        };
+    let manager = TokenManager::load(&key, store, refresher)?;
+    Ok(Some(GhlAuth::OAuth {
+        manager: Arc::new(manager),
+        token_type: TokenType::Location,
+    }))
 }
 
 pub async fn run(args: GhlArgs) -> Exit {
@@ -53,16 +109,20 @@ async fn call(args: GhlArgs) -> Result<(), Error> {
     let op = hlbridge_ghl::operation(&args.operation)?;
     let params = parse_params(&args.params).map_err(|e| Error::InvalidInput(e.0))?;
     let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
-    let token = args.token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        Error::Config(
-            "no GHL token: set HLBRIDGE_GHL_TOKEN or pass --token (a private integration token)"
-                .into(),
-        )
-    })?;
-    let auth = if args.agency {
-        GhlAuth::AgencyToken(token)
-    } else {
-        GhlAuth::LocationToken(token)
+    let location = args.location_id.clone().filter(|l| !l.is_empty());
+    let auth = match (args.token.clone().filter(|t| !t.is_empty()), &location) {
+        (Some(token), _) if args.agency => GhlAuth::AgencyToken(token),
+        (Some(token), _) => GhlAuth::LocationToken(token),
+        (None, Some(loc)) => stored_auth(&args, loc)?.ok_or_else(|| {
+            Error::Config(format!(
+                "no GHL token: set HLBRIDGE_GHL_TOKEN (a private integration token) or run `hlbridge connect ghl` for location {loc}"
+            ))
+        })?,
+        (None, None) => {
+            return Err(Error::Config(
+                "no GHL token: set HLBRIDGE_GHL_TOKEN or pass --token (a private integration token)".into(),
+            ))
+        }
     };
     let mut builder = GhlClient::builder().base_url(args.base_url).auth(auth);
     if let Some(loc) = args.location_id.filter(|l| !l.is_empty()) {

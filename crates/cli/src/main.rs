@@ -7,6 +7,7 @@ macro_rules! outln {
     };
 }
 
+mod connect_cmd;
 mod emulator_cmd;
 mod ghl_cmd;
 mod input;
@@ -40,6 +41,9 @@ enum Command {
     },
     /// Call a GoHighLevel operation.
     Ghl(ghl_cmd::GhlArgs),
+    /// Connect an account with OAuth (authorization code; PKCE for Sellsy) and store the
+    /// tokens, encrypted.
+    Connect(connect_cmd::ConnectArgs),
     /// Call a Sellsy operation.
     Sellsy(sellsy_cmd::SellsyArgs),
     /// Poll a read operation and print each new or changed item once (JSON lines).
@@ -90,6 +94,7 @@ fn main() {
             } => ops_cmd::run(&args),
             Command::Ghl(args) => ghl_cmd::run(args).await as i32,
             Command::Sellsy(args) => sellsy_cmd::run(args).await as i32,
+            Command::Connect(args) => connect_cmd::run(args).await as i32,
             Command::Watch(args) => watch_cmd::run(args).await as i32,
             Command::Emulator(args) => report(emulator_cmd::run(args).await),
             Command::Up(args) => report(up_cmd::run(args).await),

@@ -46,6 +46,32 @@ pub struct SellsyArgs {
     /// An access token to use as is, instead of client credentials.
     #[arg(long, env = "HLBRIDGE_SELLSY_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Where `hlbridge connect sellsy` stored its tokens (`sqlite://PATH`).
+    #[arg(
+        long,
+        env = "HLBRIDGE_DATABASE_URL",
+        default_value = "sqlite://hlbridge.sqlite"
+    )]
+    pub database_url: String,
+}
+
+/// Tokens stored by `hlbridge connect sellsy`, if the database exists and holds them.
+type Stored = (
+    Arc<dyn hlbridge_core::auth::TokenStore>,
+    hlbridge_core::auth::Tokens,
+);
+
+fn stored_tokens(database_url: &str) -> Result<Option<Stored>, Error> {
+    let Ok(path) = crate::connect_cmd::sqlite_path(database_url) else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = crate::connect_cmd::open_token_store(database_url)?;
+    Ok(store
+        .load(crate::connect_cmd::SELLSY_KEY)?
+        .map(|t| (store, t)))
 }
 
 pub async fn run(args: SellsyArgs) -> Exit {
@@ -75,26 +101,55 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
     let params = parse_params(&args.params).map_err(|e| Error::InvalidInput(e.0))?;
     let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
     let input = CallInput { params, body };
-    let auth = match (args.token.filter(|t| !t.is_empty()), args.client_id.filter(|c| !c.is_empty())) {
-        (Some(token), _) => SellsyAuth::Token(token),
-        (None, Some(client_id)) => {
-            let token_url = token_url_for(&args.base_url, args.token_url);
-            let oauth = Arc::new(SellsyOAuth::new(&token_url, &client_id, args.client_secret.as_deref())?);
-            // Validate the input before spending a token request on it.
-            SellsyClient::builder()
-                .base_url(&args.base_url)
-                .auth(SellsyAuth::Token(String::new()))
-                .build()?
-                .prepare(op, &input)?;
-            let tokens = oauth.client_credentials().await?;
-            let store = Arc::new(hlbridge_core::auth::MemoryTokenStore::default());
-            SellsyAuth::OAuth(Arc::new(TokenManager::create("sellsy:cli", store, Some(oauth), tokens)?))
-        }
-        (None, None) => {
-            return Err(Error::Config(
-                "no Sellsy credentials: set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (Personal client) or HLBRIDGE_SELLSY_TOKEN".into(),
-            ))
-        }
+    let token_url = token_url_for(&args.base_url, args.token_url.clone());
+    let token = args.token.filter(|t| !t.is_empty());
+    let client_id = args.client_id.filter(|c| !c.is_empty());
+    // Precedence: an explicit token, then tokens stored by `hlbridge connect sellsy`,
+    // then client_credentials.
+    let stored = match token {
+        Some(_) => None,
+        None => stored_tokens(&args.database_url)?,
+    };
+    let auth = if let Some(token) = token {
+        SellsyAuth::Token(token)
+    } else if let Some((store, tokens)) = stored {
+        let client_id = client_id
+            .or_else(|| tokens.extra_str("client_id").map(str::to_string))
+            .unwrap_or_default();
+        let oauth = Arc::new(SellsyOAuth::new(
+            &token_url,
+            &client_id,
+            args.client_secret.as_deref(),
+        )?);
+        SellsyAuth::OAuth(Arc::new(TokenManager::load(
+            crate::connect_cmd::SELLSY_KEY,
+            store,
+            Some(oauth),
+        )?))
+    } else if let Some(client_id) = client_id {
+        let oauth = Arc::new(SellsyOAuth::new(
+            &token_url,
+            &client_id,
+            args.client_secret.as_deref(),
+        )?);
+        // Validate the input before spending a token request on it.
+        SellsyClient::builder()
+            .base_url(&args.base_url)
+            .auth(SellsyAuth::Token(String::new()))
+            .build()?
+            .prepare(op, &input)?;
+        let tokens = oauth.client_credentials().await?;
+        let store = Arc::new(hlbridge_core::auth::MemoryTokenStore::default());
+        SellsyAuth::OAuth(Arc::new(TokenManager::create(
+            "sellsy:cli",
+            store,
+            Some(oauth),
+            tokens,
+        )?))
+    } else {
+        return Err(Error::Config(
+            "no Sellsy credentials: run `hlbridge connect sellsy`, or set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (Personal client), or HLBRIDGE_SELLSY_TOKEN".into(),
+        ));
     };
     let client = SellsyClient::builder()
         .base_url(&args.base_url)

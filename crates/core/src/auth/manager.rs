@@ -163,6 +163,11 @@ impl TokenManager {
             // Grants that return no refresh token (location tokens) keep the old one.
             fresh.refresh_token = current.refresh_token.clone();
         }
+        // Facts kept with the connection (client id, location, account) carry over
+        // where the new response does not restate them.
+        for (k, v) in &current.extra {
+            fresh.extra.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         // Persist before use: the old refresh token is already spent.
         self.store.save(&self.key, &fresh)?;
         self.refreshes.fetch_add(1, Ordering::SeqCst);
