@@ -176,7 +176,18 @@ impl Engine {
         if total == 0 {
             return Ok(());
         }
-        let max = self.cfg.sync.sweep_max_contacts.min(total);
+        let mut max = self.cfg.sync.sweep_max_contacts.min(total);
+        if self.continuous_cycles.load(Ordering::SeqCst) > 1 {
+            // Continuous mode after the initial cycle: two GHL reads per contact, within
+            // the daily allowance spread over the day's cycles.
+            let cycles_per_day = self
+                .cfg
+                .poll_interval()
+                .map(|i| (86_400 / i.as_secs().max(1)).max(1))
+                .unwrap_or(288);
+            let affordable = (self.cfg.sync.sweep_daily_calls / cycles_per_day / 2).max(1) as usize;
+            max = max.min(affordable);
+        }
         let start = self
             .store
             .cursor("sweep.position")?

@@ -134,6 +134,15 @@ pub struct SyncSettings {
     /// Linked contacts whose tasks and notes are reconciled per cycle.
     #[serde(default = "default_sweep")]
     pub sweep_max_contacts: usize,
+    /// In continuous mode, GHL calls per day the task/note sweep may spend (GHL allows
+    /// 200,000 per location and day, shared with everything else): the sweep size per
+    /// cycle is derived from it and the poll interval.
+    #[serde(default = "default_sweep_daily_calls")]
+    pub sweep_daily_calls: u64,
+    /// In continuous mode, the full id listing that detects deletions runs every N
+    /// cycles (webhooks report deletions at once); `sync --once` always runs it.
+    #[serde(default = "default_deletion_scan_every")]
+    pub deletion_scan_every: u64,
     #[serde(default)]
     pub deletions: DeletionPolicy,
     /// Tag put on a GHL contact whose Sellsy contact was deleted (archive policy).
@@ -170,6 +179,12 @@ fn default_max_writes() -> usize {
 fn default_sweep() -> usize {
     1_000
 }
+fn default_sweep_daily_calls() -> u64 {
+    100_000
+}
+fn default_deletion_scan_every() -> u64 {
+    12
+}
 fn default_archive_tag() -> String {
     "sellsy-archived".into()
 }
@@ -186,6 +201,8 @@ impl Default for SyncSettings {
             poll_interval_minutes: default_interval(),
             max_writes_per_run: default_max_writes(),
             sweep_max_contacts: default_sweep(),
+            sweep_daily_calls: default_sweep_daily_calls(),
+            deletion_scan_every: default_deletion_scan_every(),
             deletions: DeletionPolicy::Archive,
             archive_tag: default_archive_tag(),
             empty_overwrites: false,

@@ -44,6 +44,8 @@ pub struct Engine {
     pub(crate) link_lock: tokio::sync::Mutex<()>,
     /// Outbox entries with a smaller id were recorded by an earlier run.
     pub(crate) outbox_floor: AtomicI64,
+    /// Cycles run by `run_continuous` so far (0 outside continuous mode).
+    pub(crate) continuous_cycles: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -221,6 +223,7 @@ impl Engine {
             task_label,
             link_lock: tokio::sync::Mutex::new(()),
             outbox_floor: AtomicI64::new(0),
+            continuous_cycles: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -289,7 +292,12 @@ impl Engine {
         }
         self.poll_ghl(report, progress).await?;
         self.poll_sellsy(report, progress).await?;
-        if !dry_run && self.cfg.sync.deletions != crate::config::DeletionPolicy::Ignore {
+        let cycle_no = self.continuous_cycles.load(Ordering::SeqCst);
+        // Outside continuous mode (0) and on its first cycle, always; then every N cycles.
+        let scan_due = cycle_no <= 1
+            || (cycle_no - 1).is_multiple_of(self.cfg.sync.deletion_scan_every.max(1));
+        if !dry_run && scan_due && self.cfg.sync.deletions != crate::config::DeletionPolicy::Ignore
+        {
             self.detect_deletions(report).await?;
         }
         // A few rounds: writes that failed on a transient error are retried.
@@ -402,6 +410,7 @@ impl Engine {
     {
         tokio::pin!(shutdown);
         loop {
+            self.continuous_cycles.fetch_add(1, Ordering::SeqCst);
             tokio::select! {
                 r = self.run_once(false, progress) => {
                     if let Err(e) = r {
