@@ -434,3 +434,69 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     );
     let _ = std::fs::remove_dir_all(&env.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_sync_cycles_and_stops_cleanly_on_ctrl_c() {
+    use tokio::io::AsyncBufReadExt;
+    let env = start(5, 5).await;
+    std::fs::write(
+        env.dir.join("hlbridge.toml"),
+        "[sync]\npoll_interval_minutes = 1\n",
+    )
+    .unwrap();
+    let mut child = env
+        .command(&["sync"])
+        // Tests only: a "minute" of 300 ms.
+        .env("HLBRIDGE_TEST_POLL_UNIT_MS", "300")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut cycles = 0;
+    let until = Instant::now() + Duration::from_secs(60);
+    while cycles < 3 && Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await {
+            Ok(Ok(Some(line))) if line.contains("pending") => cycles += 1,
+            Ok(Ok(Some(_))) => {}
+            _ => break,
+        }
+    }
+    assert!(cycles >= 3, "saw {cycles} cycle lines");
+    // A change made now is picked up by the next cycle.
+    env.ghl_client()
+        .contacts()
+        .create(&hlbridge_ghl::ContactInput {
+            location_id: Some(env.ghl_cfg.location_id.clone()),
+            email: Some("late@continuous.example".into()),
+            last_name: Some("Late".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until
+        && !env
+            .sellsy_contacts()
+            .iter()
+            .any(|c| c["email"] == "late@continuous.example")
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(env
+        .sellsy_contacts()
+        .iter()
+        .any(|c| c["email"] == "late@continuous.example"));
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0), "Ctrl-C stops cleanly");
+    let _ = std::fs::remove_dir_all(&env.dir);
+}
