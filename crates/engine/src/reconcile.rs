@@ -678,12 +678,27 @@ impl Engine {
             shadow.insert("_linked".into(), Value::Bool(true));
         }
         let mut all_ok = true;
+        let mut concurrent_ghl_edit = false;
         let mut new_g = g.clone();
         let mut new_s = s.clone();
         if !plan.to_ghl.is_empty() {
             match self.write_ghl(link, &plan.to_ghl, tally).await? {
                 Some((rec, entry)) => {
                     Tally::add(&tally.ghl_updated);
+                    // The answer shows the whole contact: a field we did not write that
+                    // changed meanwhile (a concurrent edit) must still be merged.
+                    let mut expected = gf.clone();
+                    for (k, v) in &plan.to_ghl {
+                        match v {
+                            Some(v) => {
+                                expected.insert(k.clone(), v.clone());
+                            }
+                            None => {
+                                expected.remove(k);
+                            }
+                        }
+                    }
+                    concurrent_ghl_edit = fields_of(&rec) != expected;
                     new_g = rec;
                     commit.outbox_done.push(entry);
                 }
@@ -716,7 +731,7 @@ impl Engine {
             .shadows
             .push((Kind::Contact, link.ghl_id.clone(), shadow));
         if all_ok {
-            new_g.dirty = false;
+            new_g.dirty = concurrent_ghl_edit;
             new_s.dirty = false;
             if new_g.hash != g.hash {
                 commit.records.push(new_g);
