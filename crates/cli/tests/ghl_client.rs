@@ -345,3 +345,31 @@ async fn a_spent_daily_limit_stops_calls_at_once() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_scope_is_named_before_any_request() {
+    let emu = emulator(GhlConfig::default()).await;
+    let mut tokens = hlbridge_core::auth::Tokens::static_token("read-only-token");
+    tokens.scope = Some("contacts.readonly".into());
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::default());
+    let manager = Arc::new(TokenManager::create("ghl:scoped", store, None, tokens).unwrap());
+    let client = oauth_client(&emu, manager);
+    let before = emu.state().stats().requests;
+    let err = client
+        .contacts()
+        .create(&ContactInput {
+            first_name: Some("Nope".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, hlbridge_core::Error::NotPermitted(_)),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("contacts.write"),
+        "names the missing scope: {err}"
+    );
+    assert_eq!(emu.state().stats().requests, before, "nothing was sent");
+}
