@@ -141,23 +141,7 @@ impl Refresher for GhlOAuth {
 
 /// Read a token endpoint response (`access_token`, `refresh_token`, `expires_in`, …).
 pub fn tokens_from_response(body: &Value) -> Result<Tokens> {
-    let access = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::Decode("token response has no access_token".into()))?;
-    let mut tokens = Tokens::static_token(access);
-    tokens.refresh_token = body
-        .get("refresh_token")
-        .and_then(Value::as_str)
-        .map(|s| SecretString::from(s.to_string()));
-    tokens.expires_at = body
-        .get("expires_in")
-        .and_then(Value::as_i64)
-        .map(|secs| chrono::Utc::now() + chrono::Duration::seconds(secs));
-    tokens.scope = body
-        .get("scope")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let mut tokens = Tokens::from_token_response(body)?;
     for key in [
         "userType",
         "locationId",

@@ -181,20 +181,8 @@ impl Refresher for SellsyOAuth {
 
 /// Read a token response; the account id is taken from the JWT's `corpId` claim.
 pub fn tokens_from_response(body: &Value) -> Result<Tokens> {
-    let access = body
-        .get("access_token")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::Decode("token response has no access_token".into()))?;
-    let mut tokens = Tokens::static_token(access);
-    tokens.refresh_token = body
-        .get("refresh_token")
-        .and_then(Value::as_str)
-        .map(|s| SecretString::from(s.to_string()));
-    tokens.expires_at = body
-        .get("expires_in")
-        .and_then(Value::as_i64)
-        .map(|secs| chrono::Utc::now() + chrono::Duration::seconds(secs));
-    if let Some(claims) = jwt_claims(access) {
+    let mut tokens = Tokens::from_token_response(body)?;
+    if let Some(claims) = jwt_claims(tokens.access()) {
         for key in ["corpId", "userId", "scopes"] {
             if let Some(v) = claims.get(key) {
                 tokens.extra.insert(key.to_string(), v.clone());

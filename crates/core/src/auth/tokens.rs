@@ -33,6 +33,31 @@ impl Tokens {
         }
     }
 
+    /// Read an OAuth 2.0 token response (RFC 6749 §5.1): `access_token`, optional
+    /// `refresh_token`, `expires_in` (seconds) and `scope`. Apps add their own facts to
+    /// `extra` afterwards.
+    pub fn from_token_response(body: &serde_json::Value) -> Result<Tokens, crate::Error> {
+        use serde_json::Value;
+        let access = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| crate::Error::Decode("token response has no access_token".into()))?;
+        let mut tokens = Tokens::static_token(access);
+        tokens.refresh_token = body
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(|s| SecretString::from(s.to_string()));
+        tokens.expires_at = body
+            .get("expires_in")
+            .and_then(Value::as_i64)
+            .map(|secs| Utc::now() + chrono::Duration::seconds(secs));
+        tokens.scope = body
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(tokens)
+    }
+
     /// True when the access token expires within `skew` from now.
     pub fn expires_within(&self, skew: chrono::Duration) -> bool {
         match self.expires_at {

@@ -371,17 +371,7 @@ pub fn bulk_tags(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         ));
     }
     let tags = body_tags(ctx);
-    let ids: Vec<String> = ctx
-        .body
-        .get("contacts")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids: Vec<String> = ctx.body_strings("contacts");
     let mut responses = Vec::new();
     let mut events = Vec::new();
     let mut errors = 0;
@@ -434,17 +424,7 @@ pub fn bulk_business(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         .get("businessId")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let ids: Vec<String> = ctx
-        .body
-        .get("ids")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let ids: Vec<String> = ctx.body_strings("ids");
     let mut updated = Vec::new();
     let mut events = Vec::new();
     for id in ids {
@@ -462,17 +442,7 @@ pub fn bulk_business(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
 }
 
 fn body_followers(ctx: &Ctx) -> Vec<String> {
-    let set: BTreeSet<String> = ctx
-        .body
-        .get("followers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let set: BTreeSet<String> = ctx.body_strings("followers").into_iter().collect();
     set.into_iter().collect()
 }
 

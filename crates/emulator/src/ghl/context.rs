@@ -47,6 +47,20 @@ impl Ctx {
         self.body.as_object().cloned().unwrap_or_default()
     }
 
+    /// The strings of a body array (other items skipped; absent → empty).
+    pub fn body_strings(&self, name: &str) -> Vec<String> {
+        self.body
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn body_str(&self, name: &str) -> Option<&str> {
         self.body.get(name).and_then(Value::as_str)
     }

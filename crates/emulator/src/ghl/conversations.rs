@@ -633,17 +633,7 @@ pub fn inbound(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         .or_else(|| ctx.body_str("html"))
         .unwrap_or_default()
         .to_string();
-    let attachments: Vec<String> = ctx
-        .body
-        .get("attachments")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let attachments: Vec<String> = ctx.body_strings("attachments");
     let date =
         match ctx.body_str("date") {
             Some(raw) => Some(super::tasks::parse_due_date(raw).ok_or_else(|| {
@@ -778,17 +768,7 @@ pub fn send(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         .or_else(|| ctx.body_str("html"))
         .unwrap_or_default()
         .to_string();
-    let attachments: Vec<String> = ctx
-        .body
-        .get("attachments")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let attachments: Vec<String> = ctx.body_strings("attachments");
     if text.is_empty() && attachments.is_empty() {
         return Err(ApiError::bad_request("message or attachments are required"));
     }

@@ -968,17 +968,7 @@ pub fn search_advanced(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> 
         .and_then(Value::as_f64)
         .filter(|p| p.is_finite() && p.fract() == 0.0 && *p >= 1.0)
         .ok_or_else(|| ApiError::unprocessable("page must not be less than 1"))?;
-    let after: Vec<String> = ctx
-        .body
-        .get("searchAfter")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let after: Vec<String> = ctx.body_strings("searchAfter");
     let anchor: Option<(i64, String)> = match after.as_slice() {
         [] => None,
         [t, id] => Some((
