@@ -38,13 +38,37 @@ pub fn read(contact: &Contact, mapping: &Mapping) -> Fields {
                     .custom_fields
                     .iter()
                     .find(|v| v.id == c.ghl_id)
-                    .map(|v| v.value.clone())
+                    .map(|v| sellsy_spelling(spec, &v.value))
             }),
         };
         canonical::put(&mut f, &spec.name, spec.kind, raw.as_ref());
     }
     mapping.transform(&mut f);
     f
+}
+
+/// Option labels read with the spelling of the Sellsy choice they name, so that both
+/// sides of a pair give the same canonical value.
+fn sellsy_spelling(spec: &FieldSpec, v: &Value) -> Value {
+    let Some(pair) = &spec.custom else {
+        return v.clone();
+    };
+    let label = |l: &Value| match l.as_str() {
+        Some(l) => pair
+            .sellsy_choices
+            .iter()
+            .find(|(_, c)| c.eq_ignore_ascii_case(l))
+            .map_or_else(
+                || Value::String(l.to_string()),
+                |(_, c)| Value::String(c.clone()),
+            ),
+        None => l.clone(),
+    };
+    match (spec.kind, v) {
+        (FieldKind::Choice, _) => label(v),
+        (FieldKind::Choices, Value::Array(a)) => Value::Array(a.iter().map(label).collect()),
+        _ => v.clone(),
+    }
 }
 
 fn text(v: &Option<Value>) -> Option<String> {
@@ -60,12 +84,30 @@ fn custom_value(spec: &FieldSpec, v: &Option<Value>) -> Value {
     let Some(v) = v else {
         return Value::String(String::new());
     };
+    // A label is written with the spelling of the GHL option it names (GHL refuses
+    // a value that is not exactly one of the options).
+    let option = |l: &Value| match (l.as_str(), &spec.custom) {
+        (Some(l), Some(pair)) => pair
+            .ghl_options
+            .iter()
+            .find(|o| o.eq_ignore_ascii_case(l))
+            .map_or_else(
+                || Value::String(l.to_string()),
+                |o| Value::String(o.clone()),
+            ),
+        _ => l.clone(),
+    };
     match spec.kind {
         FieldKind::Number => v
             .as_str()
             .and_then(|s| s.parse::<f64>().ok())
             .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
             .unwrap_or_else(|| v.clone()),
+        FieldKind::Choice => option(v),
+        FieldKind::Choices => v.as_array().map_or_else(
+            || v.clone(),
+            |a| Value::Array(a.iter().map(option).collect()),
+        ),
         _ => v.clone(),
     }
 }
