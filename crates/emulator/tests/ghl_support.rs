@@ -106,7 +106,10 @@ impl Api {
 /// checking that one is there.
 #[allow(dead_code)]
 pub fn without_trace(mut body: Value) -> Value {
-    assert!(body["traceId"].is_string(), "traceId on every response: {body}");
+    assert!(
+        body["traceId"].is_string(),
+        "traceId on every response: {body}"
+    );
     if let Some(map) = body.as_object_mut() {
         map.remove("traceId");
     }
