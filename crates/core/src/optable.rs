@@ -119,6 +119,24 @@ pub enum Ty {
 }
 
 impl Ty {
+    /// For the scalar types (string, integer, number, boolean): whether `value` has that
+    /// type (an integer may be written `3.0`). `None` for enums, objects, arrays and any.
+    pub fn scalar_accepts(&self, value: &serde_json::Value) -> Option<bool> {
+        use serde_json::Value;
+        Some(match self {
+            Ty::String => value.is_string(),
+            Ty::Integer => match value {
+                Value::Number(n) => {
+                    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+                }
+                _ => false,
+            },
+            Ty::Number => value.is_number(),
+            Ty::Boolean => value.is_boolean(),
+            _ => return None,
+        })
+    }
+
     /// Short human description, used in error messages ("expected integer").
     pub fn describe(&self) -> String {
         match self {

@@ -87,29 +87,8 @@ impl Checker<'_> {
         }
         match ty {
             Ty::Any => {}
-            Ty::String => {
-                if !value.is_string() {
-                    self.wrong(ty, value, path)
-                }
-            }
-            Ty::Integer => {
-                let ok = match value {
-                    Value::Number(n) => {
-                        n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    self.wrong(ty, value, path)
-                }
-            }
-            Ty::Number => {
-                if !value.is_number() {
-                    self.wrong(ty, value, path)
-                }
-            }
-            Ty::Boolean => {
-                if !value.is_boolean() {
+            Ty::String | Ty::Integer | Ty::Number | Ty::Boolean => {
+                if ty.scalar_accepts(value) == Some(false) {
                     self.wrong(ty, value, path)
                 }
             }
