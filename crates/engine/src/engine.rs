@@ -239,6 +239,16 @@ impl Engine {
         &self.mapping
     }
 
+    /// Writes the outbox gave up on, in all.
+    fn failed_writes(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .outbox_counts()?
+            .get("failed")
+            .copied()
+            .unwrap_or(0))
+    }
+
     /// One complete cycle: resume pending writes, read both sides' changes, detect
     /// deletions, reconcile contacts, sweep tasks and notes of linked contacts.
     pub async fn run_once(&self, dry_run: bool, progress: ProgressFn<'_>) -> Result<CycleReport> {
@@ -247,6 +257,7 @@ impl Engine {
             dry_run,
             ..CycleReport::default()
         };
+        let failed_before = self.failed_writes()?;
         let outcome = self.cycle(dry_run, &mut report, progress).await;
         match outcome {
             Ok(()) => {}
@@ -260,12 +271,8 @@ impl Engine {
             self.settle_outbox()?;
             report.pending += self.store.pending()?.len() as u64;
         }
-        report.failed = self
-            .store
-            .outbox_counts()?
-            .get("failed")
-            .copied()
-            .unwrap_or(0);
+        report.failed = self.failed_writes()?;
+        report.failed_now = report.failed.saturating_sub(failed_before);
         report.seconds = started.elapsed().as_secs_f64();
         if !dry_run {
             self.store.set_meta(

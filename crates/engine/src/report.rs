@@ -41,8 +41,10 @@ pub struct CycleReport {
     pub sweep_total: u64,
     /// Records still waiting (dirty) and writes still pending after the cycle.
     pub pending: u64,
-    /// Writes given up on (see `hlbridge status`).
+    /// Writes given up on, in all (see `hlbridge status`).
     pub failed: u64,
+    /// Writes given up on during this cycle.
+    pub failed_now: u64,
     /// Stopped early because the per-run cap was reached.
     pub capped: bool,
     /// Set when the daily API budget ran out: the sync pauses.
@@ -87,9 +89,9 @@ impl CycleReport {
         s
     }
 
-    /// Nothing left to do.
+    /// Nothing left to do, and nothing given up on in this cycle.
     pub fn is_clean(&self) -> bool {
-        self.pending == 0 && self.paused.is_none() && !self.capped
+        self.pending == 0 && self.failed_now == 0 && self.paused.is_none() && !self.capped
     }
 }
 
