@@ -27,6 +27,71 @@ pub struct Item {
     pub updated: Option<String>,
 }
 
+/// A GHL contact task in canonical form.
+fn ghl_task_item(t: &hlbridge_ghl::Task) -> Item {
+    Item {
+        id: t.id.clone(),
+        fields: task_fields(
+            t.title.as_deref(),
+            t.body.as_deref(),
+            t.due_date.as_deref(),
+            t.completed,
+        ),
+        updated: t
+            .extra
+            .get("dateUpdated")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
+}
+
+/// A Sellsy task in canonical form.
+fn sellsy_task_item(t: &hlbridge_sellsy::Task) -> Item {
+    Item {
+        id: t.id.to_string(),
+        fields: task_fields(
+            t.title.as_deref(),
+            t.description.as_deref(),
+            t.due_date.as_deref(),
+            t.is_done(),
+        ),
+        updated: t.updated.clone(),
+    }
+}
+
+/// A Sellsy comment in canonical (note) form.
+fn comment_item(c: &hlbridge_sellsy::Comment) -> Item {
+    Item {
+        id: c.id.to_string(),
+        fields: note_fields(c.description.as_deref()),
+        updated: c.updated.clone(),
+    }
+}
+
+/// A GHL note of `pair`'s contact, for the notes archive.
+fn ghl_note_archived(pair: &Pair<'_>, n: &hlbridge_ghl::Note) -> ArchivedNote {
+    ArchivedNote {
+        side: Side::Ghl,
+        note_id: n.id.clone(),
+        ghl_contact_id: Some(pair.ghl.to_string()),
+        sellsy_contact_id: Some(pair.sellsy.to_string()),
+        body: plain_text(n.body.as_deref().unwrap_or_default()),
+        updated: n.date_added.clone(),
+    }
+}
+
+/// A Sellsy comment of `pair`'s contact, for the notes archive.
+fn comment_archived(pair: &Pair<'_>, c: &hlbridge_sellsy::Comment) -> ArchivedNote {
+    ArchivedNote {
+        side: Side::Sellsy,
+        note_id: c.id.to_string(),
+        ghl_contact_id: Some(pair.ghl.to_string()),
+        sellsy_contact_id: Some(pair.sellsy.to_string()),
+        body: plain_text(c.description.as_deref().unwrap_or_default()),
+        updated: c.updated.clone(),
+    }
+}
+
 /// Plain text of an HTML fragment (Sellsy comments are HTML).
 pub fn plain_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
@@ -275,38 +340,13 @@ impl Engine {
         let Some(ghl_tasks) = self.ghl.tasks(pair.ghl).await? else {
             return Ok(());
         };
-        let ghl: Vec<Item> = ghl_tasks
-            .iter()
-            .map(|t| Item {
-                id: t.id.clone(),
-                fields: task_fields(
-                    t.title.as_deref(),
-                    t.body.as_deref(),
-                    t.due_date.as_deref(),
-                    t.completed,
-                ),
-                updated: t
-                    .extra
-                    .get("dateUpdated")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            })
-            .collect();
+        let ghl: Vec<Item> = ghl_tasks.iter().map(ghl_task_item).collect();
         let sellsy: Vec<Item> = self
             .sellsy
             .tasks_of(pair.sellsy)
             .await?
             .iter()
-            .map(|t| Item {
-                id: t.id.to_string(),
-                fields: task_fields(
-                    t.title.as_deref(),
-                    t.description.as_deref(),
-                    t.due_date.as_deref(),
-                    t.is_done(),
-                ),
-                updated: t.updated.clone(),
-            })
+            .map(sellsy_task_item)
             .collect();
         self.reconcile_items(Kind::Task, pair, ghl, sellsy, counts)
             .await
@@ -318,24 +358,10 @@ impl Engine {
         };
         let comments = self.sellsy.comments_of(pair.sellsy).await?;
         for n in &ghl_notes {
-            self.store.archive_note(&ArchivedNote {
-                side: Side::Ghl,
-                note_id: n.id.clone(),
-                ghl_contact_id: Some(pair.ghl.to_string()),
-                sellsy_contact_id: Some(pair.sellsy.to_string()),
-                body: plain_text(n.body.as_deref().unwrap_or_default()),
-                updated: n.date_added.clone(),
-            })?;
+            self.store.archive_note(&ghl_note_archived(pair, n))?;
         }
         for c in &comments {
-            self.store.archive_note(&ArchivedNote {
-                side: Side::Sellsy,
-                note_id: c.id.to_string(),
-                ghl_contact_id: Some(pair.ghl.to_string()),
-                sellsy_contact_id: Some(pair.sellsy.to_string()),
-                body: plain_text(c.description.as_deref().unwrap_or_default()),
-                updated: c.updated.clone(),
-            })?;
+            self.store.archive_note(&comment_archived(pair, c))?;
         }
         let ghl: Vec<Item> = ghl_notes
             .iter()
@@ -349,14 +375,7 @@ impl Engine {
                     .map(str::to_string),
             })
             .collect();
-        let sellsy: Vec<Item> = comments
-            .iter()
-            .map(|c| Item {
-                id: c.id.to_string(),
-                fields: note_fields(c.description.as_deref()),
-                updated: c.updated.clone(),
-            })
-            .collect();
+        let sellsy: Vec<Item> = comments.iter().map(comment_item).collect();
         self.reconcile_items(Kind::Note, pair, ghl, sellsy, counts)
             .await
     }
@@ -545,20 +564,7 @@ impl Engine {
                     None => self.ghl.create_task(pair.ghl, &input).await?,
                     Some(id) => self.ghl.update_task(pair.ghl, id, &input).await?,
                 };
-                Ok(Item {
-                    id: t.id.clone(),
-                    fields: task_fields(
-                        t.title.as_deref(),
-                        t.body.as_deref(),
-                        t.due_date.as_deref(),
-                        t.completed,
-                    ),
-                    updated: t
-                        .extra
-                        .get("dateUpdated")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                })
+                Ok(ghl_task_item(&t))
             }
             (Kind::Task, Side::Sellsy) => {
                 let mut body = Map::new();
@@ -576,30 +582,14 @@ impl Engine {
                     }
                     Some(id) => self.sellsy.update_task(id, &body).await?,
                 };
-                Ok(Item {
-                    id: t.id.to_string(),
-                    fields: task_fields(
-                        t.title.as_deref(),
-                        t.description.as_deref(),
-                        t.due_date.as_deref(),
-                        t.is_done(),
-                    ),
-                    updated: t.updated.clone(),
-                })
+                Ok(sellsy_task_item(&t))
             }
             (_, Side::Ghl) => {
                 let n = match id {
                     None => self.ghl.create_note(pair.ghl, &body).await?,
                     Some(id) => self.ghl.update_note(pair.ghl, id, &body).await?,
                 };
-                self.store.archive_note(&ArchivedNote {
-                    side: Side::Ghl,
-                    note_id: n.id.clone(),
-                    ghl_contact_id: Some(pair.ghl.to_string()),
-                    sellsy_contact_id: Some(pair.sellsy.to_string()),
-                    body: plain_text(n.body.as_deref().unwrap_or_default()),
-                    updated: n.date_added.clone(),
-                })?;
+                self.store.archive_note(&ghl_note_archived(pair, &n))?;
                 Ok(Item {
                     id: n.id.clone(),
                     fields: note_fields(n.body.as_deref()),
@@ -611,19 +601,8 @@ impl Engine {
                     None => self.sellsy.create_comment(pair.sellsy, &body).await?,
                     Some(id) => self.sellsy.update_comment(id, &body).await?,
                 };
-                self.store.archive_note(&ArchivedNote {
-                    side: Side::Sellsy,
-                    note_id: c.id.to_string(),
-                    ghl_contact_id: Some(pair.ghl.to_string()),
-                    sellsy_contact_id: Some(pair.sellsy.to_string()),
-                    body: plain_text(c.description.as_deref().unwrap_or_default()),
-                    updated: c.updated.clone(),
-                })?;
-                Ok(Item {
-                    id: c.id.to_string(),
-                    fields: note_fields(c.description.as_deref()),
-                    updated: c.updated.clone(),
-                })
+                self.store.archive_note(&comment_archived(pair, &c))?;
+                Ok(comment_item(&c))
             }
         }
     }
