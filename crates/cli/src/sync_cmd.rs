@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 done (for `sync --once`: nothing left pending), 1 an API or state
 //! store failure, 2 bad configuration or input, 3 `sync --once` finished with work
-//! still pending (capped, paused on the daily limit, or writes to retry).
+//! still pending (capped, paused on the daily limit, writes to retry, or deletions
+//! held by the mass-deletion guard), each named on stderr.
 
 use std::path::PathBuf;
 
@@ -31,6 +32,10 @@ pub struct SyncArgs {
     /// Print one JSON object per cycle.
     #[arg(long)]
     pub json: bool,
+    /// Apply the deletions the mass-deletion guard holds (more than 10% or 50 of
+    /// the linked records of a kind vanished from one side in one cycle).
+    #[arg(long)]
+    pub confirm_deletions: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -163,11 +168,19 @@ pub async fn run_sync(args: SyncArgs) -> i32 {
         Err(e) => return fail(&e, args.json),
     };
     let json = args.json;
+    engine.confirm_deletions(args.confirm_deletions);
     let progress = move |p: Progress| print_progress(&p, json);
     if args.once || args.dry_run {
         return match engine.run_once(args.dry_run, &progress).await {
             Ok(report) if args.dry_run || report.is_clean() => EXIT_OK,
-            Ok(_) => EXIT_PENDING,
+            Ok(report) => {
+                if !json {
+                    for why in left_over(&report) {
+                        eprintln!("not done: {why}");
+                    }
+                }
+                EXIT_PENDING
+            }
             Err(e) => fail(&e, json),
         };
     }
@@ -179,6 +192,37 @@ pub async fn run_sync(args: SyncArgs) -> i32 {
         Ok(()) => EXIT_OK,
         Err(e) => fail(&e, json),
     }
+}
+
+/// What keeps a `sync --once` from being complete, in words.
+fn left_over(r: &hlbridge_engine::CycleReport) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(r.held_reasons.iter().cloned());
+    if r.pending > 0 {
+        out.push(format!(
+            "{} records or writes still pending (`hlbridge status` lists them; run again to continue)",
+            r.pending
+        ));
+    }
+    if r.waiting > 0 {
+        out.push(format!(
+            "{} creates whose answer was lost wait for GHL's search to show them",
+            r.waiting
+        ));
+    }
+    if r.failed_now > 0 {
+        out.push(format!(
+            "{} writes were refused by an API and given up on (see `hlbridge status`)",
+            r.failed_now
+        ));
+    }
+    if r.capped {
+        out.push("the per-run write cap (sync.max_writes_per_run) was reached".into());
+    }
+    if let Some(p) = &r.paused {
+        out.push(p.clone());
+    }
+    out
 }
 
 fn open_store(
@@ -218,6 +262,21 @@ pub async fn run_status(args: StatusArgs) -> i32 {
                 }
             );
             outln!("open conflicts: {}", st.open_conflicts);
+            if st.deletions_held > 0 {
+                outln!(
+                    "deletions held by the mass-deletion guard: {} (apply with `hlbridge sync --once --confirm-deletions`)",
+                    st.deletions_held
+                );
+            }
+            outln!(
+                "GHL notes sweep: {}/{} linked contacts read{}",
+                st.notes_sweep.covered,
+                st.notes_sweep.total,
+                st.notes_sweep
+                    .oldest_age_seconds
+                    .map(|s| format!(", oldest read {s} s ago"))
+                    .unwrap_or_default()
+            );
             if let Some(p) = &st.paused {
                 outln!("PAUSED: {p}");
             }

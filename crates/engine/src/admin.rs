@@ -28,11 +28,29 @@ pub fn status(store: &dyn StateStore) -> Result<Status> {
     Ok(Status {
         links,
         records,
-        dirty: store.count_dirty(Kind::Contact)?,
+        dirty: store.count_dirty(Kind::Contact)?
+            + store.count_dirty(Kind::Task)?
+            + store.count_dirty(Kind::Note)?,
         outbox: store.outbox_counts()?,
         open_conflicts: store.conflicts(true)?.len() as u64,
         last_cycle: store.meta("last_cycle")?,
         paused,
+        deletions_held: store
+            .meta("deletions_held")?
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0),
+        notes_sweep: {
+            let c = store.notes_coverage()?;
+            crate::report::NotesSweep {
+                covered: c.covered,
+                total: c.total,
+                oldest_age_seconds: c.oldest.as_deref().and_then(|t| {
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .ok()
+                        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+                }),
+            }
+        },
     })
 }
 

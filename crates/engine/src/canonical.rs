@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::phone::Region;
+
 /// Canonical fields: (name, kind). Custom fields are `custom.<ghl key>`.
 pub const FIELDS: &[(&str, FieldKind)] = &[
     ("first_name", FieldKind::Text),
@@ -44,8 +46,16 @@ pub fn kind_of(field: &str) -> Option<FieldKind> {
 /// A canonical record: field → value; absent means empty.
 pub type Fields = BTreeMap<String, Value>;
 
-/// Normalise one value of `kind`; `None` when empty.
+/// Normalise one value of `kind`; `None` when empty. Phone numbers without a country
+/// code are read as French: callers that know the pair's region (the mapping does) use
+/// [`normalise_with`].
 pub fn normalise(kind: FieldKind, v: &Value) -> Option<Value> {
+    normalise_with(kind, v, Region::FR)
+}
+
+/// Normalise one value of `kind`, reading phone numbers without a country code in
+/// `region`; `None` when empty (or, for a phone, not a usable number).
+pub fn normalise_with(kind: FieldKind, v: &Value, region: Region) -> Option<Value> {
     let text = || match v {
         Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
         Value::Number(n) => Some(n.to_string()),
@@ -56,7 +66,7 @@ pub fn normalise(kind: FieldKind, v: &Value) -> Option<Value> {
         FieldKind::Text => text().map(Value::String),
         FieldKind::Email => text().map(|s| Value::String(s.to_lowercase())),
         FieldKind::Phone => text()
-            .and_then(|s| crate::phone::to_e164(&s))
+            .and_then(|s| crate::phone::to_e164(&s, region))
             .map(Value::String),
         FieldKind::Country => text().map(|s| Value::String(s.to_uppercase())),
         FieldKind::Date => date_of(v).map(Value::String),
@@ -125,9 +135,22 @@ pub fn date_of(v: &Value) -> Option<String> {
     }
 }
 
-/// Insert `raw` under `field` when it normalises to something.
+/// Insert `raw` under `field` when it normalises to something (phones read as French;
+/// see [`put_with`]).
 pub fn put(fields: &mut Fields, field: &str, kind: FieldKind, raw: Option<&Value>) {
-    if let Some(v) = raw.and_then(|r| normalise(kind, r)) {
+    put_with(fields, field, kind, raw, Region::FR)
+}
+
+/// Insert `raw` under `field` when it normalises to something, reading phone numbers
+/// without a country code in `region`.
+pub fn put_with(
+    fields: &mut Fields,
+    field: &str,
+    kind: FieldKind,
+    raw: Option<&Value>,
+    region: Region,
+) {
+    if let Some(v) = raw.and_then(|r| normalise_with(kind, r, region)) {
         fields.insert(field.to_string(), v);
     }
 }
@@ -187,5 +210,31 @@ mod tests {
             Some(json!(["lead", "vip"]))
         );
         assert_eq!(normalise(FieldKind::Text, &json!("  ")), None);
+    }
+
+    #[test]
+    fn phones_normalise_in_the_given_region() {
+        assert_eq!(
+            normalise(FieldKind::Phone, &json!("06 12 34 56 78")),
+            Some(json!("+33612345678"))
+        );
+        assert_eq!(
+            normalise_with(FieldKind::Phone, &json!("(555) 100-0001"), Region::US),
+            Some(json!("+15551000001"))
+        );
+        assert_eq!(
+            normalise_with(FieldKind::Phone, &json!("+33 6 12 34 56 78"), Region::US),
+            Some(json!("+33612345678"))
+        );
+        assert_eq!(normalise(FieldKind::Phone, &json!("n/a")), None);
+        let mut f = Fields::new();
+        put_with(
+            &mut f,
+            "phone",
+            FieldKind::Phone,
+            Some(&json!("07700 900123")),
+            Region::GB,
+        );
+        assert_eq!(f["phone"], json!("+447700900123"));
     }
 }

@@ -168,6 +168,29 @@ pub struct SyncSettings {
     pub tasks: bool,
     #[serde(default = "yes")]
     pub notes: bool,
+    /// GHL contacts are re-read this far back from the cursor on every cycle: the
+    /// search index is eventually consistent. Also the time a create whose answer was
+    /// lost waits to show up before it may be sent again. Fractions allowed.
+    #[serde(default = "default_lookback")]
+    pub lookback_minutes: f64,
+    /// Share of the GHL daily limit the rotating notes sweep may spend per day (GHL has
+    /// no bulk notes listing), spread over the day's cycles.
+    #[serde(default = "default_notes_share")]
+    pub notes_sweep_daily_share: f64,
+    /// The GHL daily request limit per location the shares are taken from.
+    #[serde(default = "default_daily_limit")]
+    pub ghl_daily_limit: u64,
+    /// Region for phone numbers written without a country code (ISO 3166 code, e.g.
+    /// `FR`, `US`); default the GHL location's country, else FR.
+    #[serde(default)]
+    pub default_phone_region: Option<String>,
+    /// The mass-deletion guard: a cycle that would archive or delete more than this
+    /// share of the linked records of a kind ...
+    #[serde(default = "default_guard_share")]
+    pub deletion_guard_share: f64,
+    /// ... or more than this many, applies none of them until confirmed.
+    #[serde(default = "default_guard_max")]
+    pub deletion_guard_max: u64,
 }
 
 fn default_interval() -> u64 {
@@ -194,6 +217,21 @@ fn default_concurrency() -> usize {
 fn yes() -> bool {
     true
 }
+fn default_lookback() -> f64 {
+    10.0
+}
+fn default_notes_share() -> f64 {
+    0.02
+}
+fn default_daily_limit() -> u64 {
+    200_000
+}
+fn default_guard_share() -> f64 {
+    0.10
+}
+fn default_guard_max() -> u64 {
+    50
+}
 
 impl Default for SyncSettings {
     fn default() -> Self {
@@ -212,6 +250,12 @@ impl Default for SyncSettings {
             concurrency: default_concurrency(),
             tasks: true,
             notes: true,
+            lookback_minutes: default_lookback(),
+            notes_sweep_daily_share: default_notes_share(),
+            ghl_daily_limit: default_daily_limit(),
+            default_phone_region: None,
+            deletion_guard_share: default_guard_share(),
+            deletion_guard_max: default_guard_max(),
         })
     }
 }

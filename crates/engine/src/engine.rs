@@ -1,25 +1,23 @@
-//! The engine: both API sides, the state store and the mapping, and the cycle that
-//! ties the steps together (`run_once`, `run_continuous`).
+//! The engine: connecting both API sides, reading the custom field definitions and
+//! validating the mapping; the cycle itself is in [`crate::cycle`].
 
-use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use hlbridge_core::auth::{MemoryTokenStore, TokenManager};
 use hlbridge_core::rate::RateBudget;
 use hlbridge_ghl::{GhlAuth, GhlClient};
 use hlbridge_sellsy::oauth::{SellsyOAuth, DEFAULT_TOKEN_URL};
 use hlbridge_sellsy::{SellsyAuth, SellsyClient};
-use serde_json::{json, Value};
 
 use crate::config::EngineConfig;
 use crate::error::{EngineError, Result};
 use crate::mapping::{GhlFieldDef, Mapping};
-use crate::report::{CycleReport, Progress};
+use crate::report::Progress;
 use crate::sides::ghl::GhlSide;
 use crate::sides::sellsy::SellsySide;
-use crate::store::{Kind, StateStore};
+use crate::context::Ctx;
+use crate::store::StateStore;
 
 /// Rate budgets to share with every other client of the same accounts.
 #[derive(Debug, Clone, Default)]
@@ -31,27 +29,21 @@ pub struct Budgets {
 /// Progress callback.
 pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Send + Sync);
 
-/// A connected sync engine.
+/// A connected sync engine: one pair of accounts. The cycle's stages (intake, plan,
+/// outbox) are views over its shared context; `Engine` only holds them together and
+/// runs cycles ([`crate::cycle`]).
 pub struct Engine {
-    pub(crate) cfg: EngineConfig,
-    pub(crate) ghl: GhlSide,
-    pub(crate) sellsy: SellsySide,
-    pub(crate) store: Arc<dyn StateStore>,
-    pub(crate) mapping: Mapping,
-    pub(crate) sellsy_embeds: Vec<String>,
-    pub(crate) task_label: Option<i64>,
-    /// Serialises matching, so two records never claim the same partner at once.
-    pub(crate) link_lock: tokio::sync::Mutex<()>,
-    /// Outbox entries with a smaller id were recorded by an earlier run.
-    pub(crate) outbox_floor: AtomicI64,
+    pub(crate) cx: Ctx,
     /// Cycles run by `run_continuous` so far (0 outside continuous mode).
     pub(crate) continuous_cycles: std::sync::atomic::AtomicU64,
+    /// `--confirm-deletions`: apply deletions the mass-deletion guard would hold.
+    pub(crate) confirm_deletions: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("ghl_location", &self.ghl.location_id)
+            .field("ghl_location", &self.cx.ghl.location_id)
             .finish_non_exhaustive()
     }
 }
@@ -214,235 +206,37 @@ impl Engine {
         };
         let sellsy_embeds = crate::mapping::sellsy::embeds(&mapping);
         Ok(Engine {
-            cfg,
-            ghl,
-            sellsy,
-            store,
-            mapping,
-            sellsy_embeds,
-            task_label,
-            link_lock: tokio::sync::Mutex::new(()),
-            outbox_floor: AtomicI64::new(0),
+            cx: Ctx {
+                cfg,
+                ghl,
+                sellsy,
+                store,
+                mapping,
+                sellsy_embeds,
+                task_label,
+                link_lock: tokio::sync::Mutex::new(()),
+                outbox_floor: AtomicI64::new(0),
+                capped_mode: std::sync::atomic::AtomicBool::new(false),
+            },
             continuous_cycles: std::sync::atomic::AtomicU64::new(0),
+            confirm_deletions: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     pub fn store(&self) -> &Arc<dyn StateStore> {
-        &self.store
+        &self.cx.store
     }
 
     pub fn config(&self) -> &EngineConfig {
-        &self.cfg
+        &self.cx.cfg
     }
 
     pub fn mapping(&self) -> &Mapping {
-        &self.mapping
+        &self.cx.mapping
     }
 
-    /// Writes the outbox gave up on, in all.
-    fn failed_writes(&self) -> Result<u64> {
-        Ok(self
-            .store
-            .outbox_counts()?
-            .get("failed")
-            .copied()
-            .unwrap_or(0))
-    }
-
-    /// One complete cycle: resume pending writes, read both sides' changes, detect
-    /// deletions, reconcile contacts, sweep tasks and notes of linked contacts.
-    pub async fn run_once(&self, dry_run: bool, progress: ProgressFn<'_>) -> Result<CycleReport> {
-        let started = Instant::now();
-        let mut report = CycleReport {
-            dry_run,
-            ..CycleReport::default()
-        };
-        let failed_before = self.failed_writes()?;
-        let outcome = self.cycle(dry_run, &mut report, progress).await;
-        match outcome {
-            Ok(()) => {}
-            Err(e) if e.is_daily_limit() => {
-                report.paused = Some(format!("{e}; the sync resumes after the daily reset"));
-            }
-            Err(e) => return Err(e),
-        }
-        report.pending += self.store.count_dirty(Kind::Contact)?;
-        if !dry_run {
-            self.settle_outbox()?;
-            report.pending += self.store.pending()?.len() as u64;
-        }
-        report.failed = self.failed_writes()?;
-        report.failed_now = report.failed.saturating_sub(failed_before);
-        report.seconds = started.elapsed().as_secs_f64();
-        if !dry_run {
-            self.store.set_meta(
-                "last_cycle",
-                &json!({
-                    "at": chrono::Utc::now().to_rfc3339(),
-                    "report": serde_json::to_value(&report).unwrap_or(Value::Null),
-                }),
-            )?;
-            self.store.set_meta("paused", &json!(report.paused))?;
-        }
-        progress(Progress::Cycle(Box::new(report.clone())));
-        Ok(report)
-    }
-
-    async fn cycle(
-        &self,
-        dry_run: bool,
-        report: &mut CycleReport,
-        progress: ProgressFn<'_>,
-    ) -> Result<()> {
-        if !dry_run {
-            self.resume_outbox()?;
-        }
-        self.poll_ghl(report, progress).await?;
-        self.poll_sellsy(report, progress).await?;
-        let cycle_no = self.continuous_cycles.load(Ordering::SeqCst);
-        // Outside continuous mode (0) and on its first cycle, always; then every N cycles.
-        let scan_due = cycle_no <= 1
-            || (cycle_no - 1).is_multiple_of(self.cfg.sync.deletion_scan_every.max(1));
-        if !dry_run && scan_due && self.cfg.sync.deletions != crate::config::DeletionPolicy::Ignore
-        {
-            self.detect_deletions(report).await?;
-        }
-        // A few rounds: writes that failed on a transient error are retried.
-        for round in 0..4 {
-            self.reconcile_contacts(dry_run, report, progress).await?;
-            if dry_run || report.capped || self.store.count_dirty(Kind::Contact)? == 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200 * (round + 1))).await;
-        }
-        if !dry_run && !report.capped && (self.cfg.sync.tasks || self.cfg.sync.notes) {
-            self.sweep(report, progress).await?;
-        }
-        Ok(())
-    }
-
-    /// Pending writes of an earlier run are re-planned from fresh reads: their source
-    /// record is marked dirty, and creates keep their entry so the next attempt first
-    /// looks for the record on the target (idempotent create).
-    fn resume_outbox(&self) -> Result<()> {
-        let pending = self.store.pending()?;
-        let floor = pending.iter().map(|e| e.id).max().map_or(0, |m| m + 1);
-        self.outbox_floor.store(floor, Ordering::SeqCst);
-        for entry in pending {
-            if entry.kind == Kind::Contact {
-                self.store
-                    .mark_dirty(entry.target.other(), Kind::Contact, &entry.source_id)?;
-            }
-            if entry.op != "create" || entry.kind != Kind::Contact {
-                self.store
-                    .finish(entry.id, crate::store::Outcome::Superseded)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Pending creates whose source got linked another way (matched from the other
-    /// side) are done; those whose source is gone are superseded.
-    fn settle_outbox(&self) -> Result<()> {
-        for entry in self.store.pending()? {
-            if entry.op != "create" {
-                continue;
-            }
-            let source_side = entry.target.other();
-            if self
-                .store
-                .link_by(entry.kind, source_side, &entry.source_id)?
-                .is_some()
-            {
-                self.store.finish(entry.id, crate::store::Outcome::Done)?;
-            } else if entry.kind != Kind::Contact
-                || self
-                    .store
-                    .record(source_side, entry.kind, &entry.source_id)?
-                    .is_none()
-            {
-                self.store
-                    .finish(entry.id, crate::store::Outcome::Superseded)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Cycles every poll interval until `shutdown` resolves (Ctrl-C); with
-    /// `[webhooks] listen` set, verified events trigger a targeted sync in between.
-    /// Stopping mid-cycle is safe: every step is durable and resumes at the next start.
-    pub async fn run_continuous<F>(&self, progress: ProgressFn<'_>, shutdown: F) -> Result<()>
-    where
-        F: Future<Output = ()>,
-    {
-        let interval = self.cfg.poll_interval()?;
-        let (hints_tx, mut hints) = tokio::sync::mpsc::unbounded_channel();
-        let server = match &self.cfg.webhooks.listen {
-            Some(addr) => {
-                let router = crate::webhooks::router(
-                    self.cfg.webhooks.ghl_public_key.as_deref(),
-                    self.cfg.webhooks.sellsy_secret.as_deref(),
-                    hints_tx.clone(),
-                )?;
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                    EngineError::Config(format!("webhooks.listen = {addr}: cannot listen ({e})"))
-                })?;
-                Some(tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, router).await {
-                        tracing::warn!(error = %e, "webhook receiver stopped");
-                    }
-                }))
-            }
-            None => None,
-        };
-        let result = self
-            .continuous_loop(progress, shutdown, interval, &mut hints)
-            .await;
-        drop(hints_tx);
-        if let Some(server) = server {
-            server.abort();
-        }
-        result
-    }
-
-    async fn continuous_loop<F>(
-        &self,
-        progress: ProgressFn<'_>,
-        shutdown: F,
-        interval: std::time::Duration,
-        hints: &mut tokio::sync::mpsc::UnboundedReceiver<crate::webhooks::Hint>,
-    ) -> Result<()>
-    where
-        F: Future<Output = ()>,
-    {
-        tokio::pin!(shutdown);
-        loop {
-            self.continuous_cycles.fetch_add(1, Ordering::SeqCst);
-            tokio::select! {
-                r = self.run_once(false, progress) => {
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "sync cycle failed; retrying next interval");
-                        progress(Progress::Cycle(Box::new(CycleReport {
-                            errors: vec![e.to_string()],
-                            ..CycleReport::default()
-                        })));
-                    }
-                }
-                _ = &mut shutdown => return Ok(()),
-            }
-            let next = tokio::time::Instant::now() + interval;
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(next) => break,
-                    Some(hint) = hints.recv() => {
-                        match self.sync_hint(&hint).await {
-                            Ok(report) => progress(Progress::Cycle(Box::new(report))),
-                            Err(e) => tracing::warn!(error = %e, ?hint, "targeted sync failed; polling will catch up"),
-                        }
-                    }
-                    _ = &mut shutdown => return Ok(()),
-                }
-            }
-        }
+    /// Apply the deletions the mass-deletion guard would hold (`--confirm-deletions`).
+    pub fn confirm_deletions(&self, yes: bool) {
+        self.confirm_deletions.store(yes, Ordering::SeqCst);
     }
 }

@@ -1,6 +1,8 @@
 //! Targeted syncs triggered by verified webhook events: the record is re-read from
-//! its API (the event is only a hint), reconciled, and its contact's tasks and notes
-//! swept. Cursors are left alone: polling stays the safety net.
+//! its API (the event is only a hint), planned, and its contact's tasks and notes
+//! read and planned. Cursors are left alone: polling stays the safety net. A deletion
+//! a webhook reports (the record answers 404) is explicit, not inferred from a
+//! listing, so the mass-deletion guard does not hold it.
 
 use std::time::Instant;
 
@@ -9,6 +11,9 @@ use serde_json::Value;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::intake::deletions::Gone;
+use crate::plan::items::ItemCounts;
+use crate::plan::tally::Tally;
 use crate::report::CycleReport;
 use crate::store::{Kind, Side};
 use crate::webhooks::Hint;
@@ -17,37 +22,33 @@ impl Engine {
     /// Sync what `hint` names, now.
     pub async fn sync_hint(&self, hint: &Hint) -> Result<CycleReport> {
         let started = Instant::now();
+        let cx = &self.cx;
         let mut report = CycleReport::default();
+        let tally = Tally::default();
+        let mut gone = Vec::new();
         let contact: Option<(Side, String)> = match hint {
-            Hint::GhlContact(id) => match self.ghl.get(id).await? {
-                Some(c) => {
-                    self.store.put_seen(&[self.ghl_record(&c)], None)?;
-                    Some((Side::Ghl, id.clone()))
-                }
-                None => {
-                    if let Some(link) = self.store.link_by(Kind::Contact, Side::Ghl, id)? {
-                        if link.state == "active" {
-                            self.on_deleted(Side::Ghl, &link).await?;
+            Hint::GhlContact(id) | Hint::SellsyContact(id) => {
+                let side = if matches!(hint, Hint::GhlContact(_)) {
+                    Side::Ghl
+                } else {
+                    Side::Sellsy
+                };
+                match cx.intake().contact(side, id).await? {
+                    Some(_) => Some((side, id.clone())),
+                    None => {
+                        if let Some(link) = cx.store.link_by(Kind::Contact, side, id)? {
+                            if link.state == "active" {
+                                gone.push(Gone {
+                                    kind: Kind::Contact,
+                                    side,
+                                    link,
+                                });
+                            }
                         }
+                        None
                     }
-                    None
                 }
-            },
-            Hint::SellsyContact(id) => match self.sellsy.get(id, &self.sellsy_embeds).await? {
-                Some(c) => {
-                    let rec = self.sellsy_record(&c).await?;
-                    self.store.put_seen(&[rec], None)?;
-                    Some((Side::Sellsy, id.clone()))
-                }
-                None => {
-                    if let Some(link) = self.store.link_by(Kind::Contact, Side::Sellsy, id)? {
-                        if link.state == "active" {
-                            self.on_deleted(Side::Sellsy, &link).await?;
-                        }
-                    }
-                    None
-                }
-            },
+            }
             Hint::GhlActivities(contact) => Some((Side::Ghl, contact.clone())),
             Hint::SellsyTask(id) | Hint::SellsyComment(id) => {
                 let op = if matches!(hint, Hint::SellsyTask(_)) {
@@ -58,7 +59,7 @@ impl Engine {
                 let id: i64 = id
                     .parse()
                     .map_err(|_| EngineError::Data(format!("`{id}` is not a Sellsy id")))?;
-                match self
+                match cx
                     .sellsy
                     .client
                     .call(op, CallInput::new().param("id", id))
@@ -67,22 +68,57 @@ impl Engine {
                     Ok(v) => v
                         .get("contact_id")
                         .and_then(Value::as_i64)
+                        .or_else(|| {
+                            v.get("related")
+                                .and_then(Value::as_array)
+                                .and_then(|r| {
+                                    r.iter().find(|x| x.get("type").and_then(Value::as_str) == Some("contact"))
+                                })
+                                .and_then(|x| x.get("id"))
+                                .and_then(Value::as_i64)
+                        })
                         .map(|c| (Side::Sellsy, c.to_string())),
-                    // Deleted since: the next sweep of its contact sees it.
+                    // Deleted since: the next listing of its contact sees it.
                     Err(hlbridge_core::Error::NotFound { .. }) => None,
                     Err(e) => return Err(EngineError::sellsy(e)),
                 }
             }
         };
-        self.reconcile_contacts(false, &mut report, &|_| {}).await?;
+        cx.plan().contacts(false, &tally, &|_| {}).await?;
         if let Some((side, id)) = contact {
-            if let Some(link) = self.store.link_by(Kind::Contact, side, &id)? {
-                if link.state == "active" && (self.cfg.sync.tasks || self.cfg.sync.notes) {
-                    self.sweep_one(&link, &mut report).await?;
+            if let Some(link) = cx.store.link_by(Kind::Contact, side, &id)? {
+                if link.state == "active" && (cx.cfg.sync.tasks || cx.cfg.sync.notes) {
+                    let intake = cx.intake();
+                    if cx.cfg.sync.tasks {
+                        let seen = intake.ghl_tasks_of(std::slice::from_ref(&link.ghl_id)).await?;
+                        let parents = [link.ghl_id.clone()];
+                        gone.extend(intake.item_deletions(Kind::Task, Side::Ghl, &seen, Some(&parents))?);
+                        intake
+                            .sellsy_tasks_of(std::slice::from_ref(&link.sellsy_id))
+                            .await?;
+                    }
+                    if cx.cfg.sync.notes {
+                        if let Some(seen) = intake.ghl_notes_of(&link.ghl_id).await? {
+                            let parents = [link.ghl_id.clone()];
+                            gone.extend(intake.item_deletions(Kind::Note, Side::Ghl, &seen, Some(&parents))?);
+                        }
+                        intake.sellsy_comments(false).await?;
+                    }
+                    report.swept += 1;
                 }
             }
         }
-        report.pending = self.store.count_dirty(Kind::Contact)?;
+        self.apply_gone(gone, &tally, &mut report).await?;
+        let counts = ItemCounts::default();
+        if cx.cfg.sync.tasks {
+            cx.plan().items(Kind::Task, &tally, &counts).await?;
+        }
+        if cx.cfg.sync.notes {
+            cx.plan().items(Kind::Note, &tally, &counts).await?;
+        }
+        counts.fold(&mut report);
+        tally.fold_into(&mut report);
+        report.pending = cx.store.count_dirty(Kind::Contact)?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }

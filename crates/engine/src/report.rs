@@ -45,6 +45,11 @@ pub struct CycleReport {
     pub failed: u64,
     /// Writes given up on during this cycle.
     pub failed_now: u64,
+    /// Deletions the mass-deletion guard held (none applied; see `held_reasons`).
+    pub deletions_held: u64,
+    pub held_reasons: Vec<String>,
+    /// Creates whose answer was lost, still waiting for the target's search.
+    pub waiting: u64,
     /// Stopped early because the per-run cap was reached.
     pub capped: bool,
     /// Set when the daily API budget ran out: the sync pauses.
@@ -82,6 +87,9 @@ impl CycleReport {
         if self.failed > 0 {
             s.push_str(&format!(" | failed {}", self.failed));
         }
+        if self.deletions_held > 0 {
+            s.push_str(&format!(" | deletions held {}", self.deletions_held));
+        }
         if let Some(p) = &self.paused {
             s.push_str(&format!(" | paused: {p}"));
         }
@@ -91,7 +99,11 @@ impl CycleReport {
 
     /// Nothing left to do, and nothing given up on in this cycle.
     pub fn is_clean(&self) -> bool {
-        self.pending == 0 && self.failed_now == 0 && self.paused.is_none() && !self.capped
+        self.pending == 0
+            && self.deletions_held == 0
+            && self.failed_now == 0
+            && self.paused.is_none()
+            && !self.capped
     }
 }
 
@@ -118,4 +130,19 @@ pub struct Status {
     pub open_conflicts: u64,
     pub last_cycle: Option<serde_json::Value>,
     pub paused: Option<String>,
+    /// Deletions the mass-deletion guard held in the last cycle.
+    pub deletions_held: u64,
+    /// The rotating GHL notes sweep's coverage.
+    pub notes_sweep: NotesSweep,
+}
+
+/// How far the GHL notes sweep has got (`status --json` → `notes_sweep`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct NotesSweep {
+    /// Linked contacts whose GHL notes were read at least once.
+    pub covered: u64,
+    /// Linked contacts in all.
+    pub total: u64,
+    /// Seconds since the least recently read covered contact was read.
+    pub oldest_age_seconds: Option<i64>,
 }

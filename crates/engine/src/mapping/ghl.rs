@@ -41,7 +41,13 @@ pub fn read(contact: &Contact, mapping: &Mapping) -> Fields {
                     .map(|v| sellsy_spelling(spec, &v.value))
             }),
         };
-        canonical::put(&mut f, &spec.name, spec.kind, raw.as_ref());
+        canonical::put_with(
+            &mut f,
+            &spec.name,
+            spec.kind,
+            raw.as_ref(),
+            mapping.phone_region,
+        );
     }
     mapping.transform(&mut f);
     f

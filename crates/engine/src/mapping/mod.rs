@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::canonical::{FieldKind, FIELDS};
 use crate::config::{ConflictPolicy, Direction, EngineConfig, Transform};
 use crate::error::{EngineError, Result};
+use crate::phone::Region;
 
 /// One synced field and how it behaves.
 #[derive(Debug, Clone)]
@@ -66,6 +67,10 @@ pub struct CustomPair {
 pub struct Mapping {
     pub fields: Vec<FieldSpec>,
     pub empty_overwrites: bool,
+    /// The region phone numbers without a country code are read in (both sides):
+    /// `sync.default_phone_region`, else FR until the engine applies the GHL
+    /// location's country ([`Mapping::set_phone_region`]).
+    pub phone_region: Region,
 }
 
 /// A GHL custom field definition as `GET /locations/{id}/customFields` returns it.
@@ -222,10 +227,23 @@ impl Mapping {
                 }),
             });
         }
+        let phone_region = match config.sync.default_phone_region.as_deref() {
+            Some(code) if !code.trim().is_empty() => {
+                crate::phone::parse_region(code).map_err(EngineError::Mapping)?
+            }
+            _ => Region::default(),
+        };
         Ok(Mapping {
             fields,
             empty_overwrites: config.sync.empty_overwrites,
+            phone_region,
         })
+    }
+
+    /// Read phone numbers without a country code in `region` from now on. At connect
+    /// time: `phone::resolve_region(cfg.sync.default_phone_region, location country)`.
+    pub fn set_phone_region(&mut self, region: Region) {
+        self.phone_region = region;
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldSpec> {
@@ -337,5 +355,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("incompatible types"), "{e}");
+    }
+
+    #[test]
+    fn phone_region_comes_from_the_config_else_fr() {
+        assert_eq!(build("").unwrap().phone_region, Region::FR);
+        let mut m = build("[sync]\ndefault_phone_region = \"us\"\n").unwrap();
+        assert_eq!(m.phone_region, Region::US);
+        m.set_phone_region(Region::GB);
+        assert_eq!(m.phone_region, Region::GB);
+        let e = build("[sync]\ndefault_phone_region = \"XX\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sync.default_phone_region"), "{e}");
+    }
+
+    #[test]
+    fn both_sides_read_phones_in_the_mapping_region() {
+        let mut m = build("[sync]\ndefault_phone_region = \"US\"\n").unwrap();
+        let ghl: hlbridge_ghl::Contact =
+            serde_json::from_value(json!({"id": "g1", "phone": "+1 415-555-2671"})).unwrap();
+        let sellsy = json!({"id": 1, "mobile_number": "(415) 555-2671"});
+        let g = ghl::read(&ghl, &m);
+        let s = sellsy::read(&sellsy, None, &m);
+        assert_eq!(g["phone"], json!("+14155552671"));
+        assert_eq!(g["phone"], s["phone"]);
+        m.set_phone_region(Region::FR);
+        let s = sellsy::read(&json!({"id": 1, "phone_number": "01 42 68 53 00"}), None, &m);
+        assert_eq!(s["phone"], json!("+33142685300"));
     }
 }

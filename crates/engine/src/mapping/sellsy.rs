@@ -85,7 +85,13 @@ pub fn read(contact: &Value, company: Option<&str>, mapping: &Mapping) -> Fields
                     .and_then(|v| custom_read(spec, v))
             }),
         };
-        canonical::put(&mut f, &spec.name, spec.kind, raw.as_ref());
+        canonical::put_with(
+            &mut f,
+            &spec.name,
+            spec.kind,
+            raw.as_ref(),
+            mapping.phone_region,
+        );
     }
     mapping.transform(&mut f);
     f

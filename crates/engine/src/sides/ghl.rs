@@ -23,6 +23,8 @@ pub struct GhlPage {
 }
 
 const PAGE: u32 = 500;
+/// Tasks per page of the location-wide task search.
+pub const TASK_PAGE: u64 = 100;
 
 impl GhlSide {
     /// Contacts changed after `after` (a `searchAfter` cursor), oldest change first.
@@ -205,6 +207,65 @@ impl GhlSide {
         match self.client.contacts().delete_note(contact, id).await {
             Ok(()) | Err(hlbridge_core::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(EngineError::ghl(e)),
+        }
+    }
+
+    /// One page of the location-wide task search (every contact's tasks), `skip`
+    /// tasks in; the page is full when it holds `TASK_PAGE` tasks.
+    pub async fn location_tasks(&self, skip: u64) -> Result<Vec<Task>> {
+        let body = self
+            .client
+            .call(
+                "locations.task-search",
+                CallInput::new()
+                    .param("locationId", &self.location_id)
+                    .body(json!({ "limit": TASK_PAGE, "skip": skip })),
+            )
+            .await
+            .map_err(EngineError::ghl)?;
+        let tasks = body
+            .get("tasks")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        tasks
+            .into_iter()
+            .map(|t| {
+                serde_json::from_value(t)
+                    .map_err(|e| EngineError::Data(format!("GHL task search: {e}")))
+            })
+            .collect()
+    }
+
+    /// The tasks of some contacts through the location-wide search (one request).
+    pub async fn tasks_of_many(&self, contacts: &[String]) -> Result<Vec<Task>> {
+        let mut out = Vec::new();
+        let mut skip = 0u64;
+        loop {
+            let body = self
+                .client
+                .call(
+                    "locations.task-search",
+                    CallInput::new()
+                        .param("locationId", &self.location_id)
+                        .body(json!({ "contactId": contacts, "limit": TASK_PAGE, "skip": skip })),
+                )
+                .await
+                .map_err(EngineError::ghl)?;
+            let page: Vec<Task> = body
+                .get("tasks")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|t| serde_json::from_value(t).ok())
+                .collect();
+            let n = page.len() as u64;
+            out.extend(page);
+            if n < TASK_PAGE {
+                return Ok(out);
+            }
+            skip += n;
         }
     }
 

@@ -223,6 +223,21 @@ impl SellsySide {
         Ok(data(body))
     }
 
+    /// Contacts matching `filters` (first page of 100).
+    pub async fn search(&self, filters: Value, embeds: &[String]) -> Result<Vec<Value>> {
+        let mut input = CallInput::new().param("limit", 100);
+        for e in embeds {
+            input = input.param("embed", e);
+        }
+        let body = self
+            .call(
+                "contacts.search-contacts",
+                input.body(json!({ "filters": filters })),
+            )
+            .await?;
+        Ok(data(body))
+    }
+
     pub async fn create(&self, body: &Map<String, Value>) -> Result<Value> {
         self.call(
             "contacts.create-contact",
@@ -455,6 +470,50 @@ impl SellsySide {
             .stream_typed(
                 "tasks.search-tasks",
                 CallInput::new().body(json!({ "filters": { "contacts": [id] } })),
+            )
+            .try_collect()
+            .await
+            .map_err(EngineError::sellsy)
+    }
+
+    /// Tasks related to any of `contacts` (one search, paged).
+    pub async fn tasks_of_many(&self, contacts: &[String]) -> Result<Vec<Task>> {
+        let ids: Vec<i64> = contacts.iter().filter_map(|c| c.parse().ok()).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.client
+            .stream_typed(
+                "tasks.search-tasks",
+                CallInput::new().body(json!({ "filters": { "contacts": ids } })),
+            )
+            .try_collect()
+            .await
+            .map_err(EngineError::sellsy)
+    }
+
+    /// Comments updated since `since` (inclusive; every comment when `None`).
+    pub async fn comments_since(&self, since: Option<&str>) -> Result<Vec<Comment>> {
+        let filters = match since {
+            Some(s) => json!({ "updated": { "start": s } }),
+            None => json!({}),
+        };
+        self.client
+            .stream_typed(
+                "comments.search-comments",
+                CallInput::new().body(json!({ "filters": filters })),
+            )
+            .try_collect()
+            .await
+            .map_err(EngineError::sellsy)
+    }
+
+    /// Tasks created since `since` (inclusive).
+    pub async fn tasks_created_since(&self, since: &str) -> Result<Vec<Task>> {
+        self.client
+            .stream_typed(
+                "tasks.search-tasks",
+                CallInput::new().body(json!({ "filters": { "created": { "start": since } } })),
             )
             .try_collect()
             .await

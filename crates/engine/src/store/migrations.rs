@@ -2,8 +2,9 @@
 //! `schema_migrations`.
 
 /// `(version, description, SQL)`, in order. Never edit a shipped step: add one.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
     "links, records, shadow, outbox, cursors, conflicts, notes archive",
     r#"
 CREATE TABLE links (
@@ -111,7 +112,32 @@ CREATE TRIGGER notes_au AFTER UPDATE ON notes_archive BEGIN
     INSERT INTO notes_fts(rowid, body) VALUES (new.id, new.body);
 END;
 "#,
-)];
+    ),
+    (
+        2,
+        "indexes that match the hot-path queries, item parents, notes sweep coverage",
+        r#"
+DROP INDEX records_email;
+DROP INDEX records_phone;
+DROP INDEX records_dirty;
+CREATE INDEX records_email ON records (side, kind, email, id);
+CREATE INDEX records_phone ON records (side, kind, phone, id);
+CREATE INDEX records_dirty ON records (side, kind, dirty, id);
+CREATE INDEX records_parent ON records (side, kind, parent);
+CREATE INDEX records_kind_dirty ON records (kind, dirty);
+CREATE INDEX links_state ON links (kind, state);
+CREATE INDEX outbox_pending ON outbox (status, id);
+
+CREATE TABLE notes_coverage (
+    ghl_id TEXT PRIMARY KEY,
+    covered_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notes_coverage_at ON notes_coverage (covered_at);
+INSERT OR IGNORE INTO notes_coverage (ghl_id, covered_at)
+    SELECT ghl_id, '' FROM links WHERE kind = 'contact' AND state = 'active';
+"#,
+    ),
+];
 
 /// Apply the steps not yet recorded, each in its own transaction.
 pub fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {

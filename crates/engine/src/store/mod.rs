@@ -13,6 +13,7 @@
 
 pub mod migrations;
 pub mod sqlite;
+mod sqlite_ext;
 mod types;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,28 @@ pub trait StateStore: Send + Sync {
     fn find_records(&self, side: Side, kind: Kind, field: &str, value: &str)
         -> Result<Vec<Record>>;
     fn mark_dirty(&self, side: Side, kind: Kind, id: &str) -> Result<()>;
+    /// Dirty records ordered by id, after `after` (keyset paging: a cycle streams the
+    /// queue instead of loading it whole).
+    fn dirty_after(
+        &self,
+        side: Side,
+        kind: Kind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>>;
+    /// Tasks or notes seen under one contact (its id on `side`).
+    fn children(&self, side: Side, kind: Kind, parent: &str) -> Result<Vec<Record>>;
+    /// Queue every task or note of a contact again (it was just linked).
+    fn mark_children_dirty(&self, side: Side, kind: Kind, parent: &str) -> Result<usize>;
+
+    // ----- the GHL notes sweep (no bulk listing exists) -----
+    /// Linked contacts (GHL ids) whose notes are due: never read first, then the
+    /// least recently read.
+    fn notes_due(&self, limit: usize, uncovered_only: bool) -> Result<Vec<String>>;
+    fn mark_notes_covered(&self, ghl_ids: &[String]) -> Result<()>;
+    /// Whether a linked contact's GHL notes were read at least once.
+    fn notes_covered(&self, ghl_id: &str) -> Result<bool>;
+    fn notes_coverage(&self) -> Result<NotesCoverage>;
 
     // ----- shadow -----
     fn shadow(&self, kind: Kind, ghl_id: &str) -> Result<BTreeMap<String, Value>>;

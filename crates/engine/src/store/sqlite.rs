@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::migrations::migrate;
+use super::sqlite_ext as ext;
 use super::*;
 use crate::error::{EngineError, Result};
 
@@ -67,9 +68,9 @@ fn link_row(r: &Row<'_>) -> rusqlite::Result<Link> {
     })
 }
 
-const RECORD_COLS: &str = "side, kind, id, parent, data, hash, updated, dirty";
+pub(super) const RECORD_COLS: &str = "side, kind, id, parent, data, hash, updated, dirty";
 
-fn record_row(r: &Row<'_>) -> rusqlite::Result<Record> {
+pub(super) fn record_row(r: &Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
         side: side_of(r.get(0)?)?,
         kind: kind_of(r.get(1)?)?,
@@ -83,7 +84,7 @@ fn record_row(r: &Row<'_>) -> rusqlite::Result<Record> {
 }
 
 const OUTBOX_COLS: &str =
-    "id, key, target, kind, op, target_id, source_id, payload, status, attempts, last_error";
+    "id, key, target, kind, op, target_id, source_id, payload, status, attempts, last_error, created, updated";
 
 fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
     Ok(OutboxEntry {
@@ -98,6 +99,8 @@ fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
         status: r.get(8)?,
         attempts: r.get(9)?,
         last_error: r.get(10)?,
+        created: r.get(11)?,
+        updated: r.get(12)?,
     })
 }
 
@@ -178,6 +181,7 @@ fn save_link(conn: &Connection, link: &Link) -> rusqlite::Result<()> {
             link.state,
         ],
     )?;
+    super::sqlite_ext::coverage_on_link(conn, link)?;
     Ok(())
 }
 
@@ -439,6 +443,40 @@ impl StateStore for SqliteStore {
             params![side.as_str(), kind.as_str(), id],
         )?;
         Ok(())
+    }
+
+    fn dirty_after(
+        &self,
+        side: Side,
+        kind: Kind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        ext::dirty_after(&self.conn(), side, kind, after, limit)
+    }
+
+    fn children(&self, side: Side, kind: Kind, parent: &str) -> Result<Vec<Record>> {
+        ext::children(&self.conn(), side, kind, parent)
+    }
+
+    fn mark_children_dirty(&self, side: Side, kind: Kind, parent: &str) -> Result<usize> {
+        ext::mark_children_dirty(&self.conn(), side, kind, parent)
+    }
+
+    fn notes_due(&self, limit: usize, uncovered_only: bool) -> Result<Vec<String>> {
+        ext::notes_due(&self.conn(), limit, uncovered_only)
+    }
+
+    fn mark_notes_covered(&self, ghl_ids: &[String]) -> Result<()> {
+        ext::mark_notes_covered(&mut self.conn(), ghl_ids)
+    }
+
+    fn notes_covered(&self, ghl_id: &str) -> Result<bool> {
+        ext::notes_covered(&self.conn(), ghl_id)
+    }
+
+    fn notes_coverage(&self) -> Result<NotesCoverage> {
+        ext::notes_coverage(&self.conn())
     }
 
     fn shadow(&self, kind: Kind, ghl_id: &str) -> Result<BTreeMap<String, Value>> {

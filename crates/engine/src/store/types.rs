@@ -167,6 +167,20 @@ pub struct OutboxEntry {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// When the intent was recorded and last touched (RFC 3339).
+    pub created: String,
+    pub updated: String,
+}
+
+/// How far the rotating GHL notes sweep has got.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NotesCoverage {
+    /// Linked contacts whose GHL notes were read at least once.
+    pub covered: u64,
+    /// Linked contacts in all.
+    pub total: u64,
+    /// When the least recently read of the covered contacts was read (RFC 3339).
+    pub oldest: Option<String>,
 }
 
 /// How a sent write ended.
