@@ -5,13 +5,21 @@
 //! *before* the handler runs, so a faulted request never changes the emulator's state
 //! (except a slow one, which is delayed and then served normally).
 //!
+//! **`commit_drop` is the deliberate exception.** A write request (POST, PUT, PATCH or
+//! DELETE, except a `…/search` POST, which only reads) that draws it is *served*, so
+//! the write is applied (and its webhooks are emitted), and then the connection is
+//! dropped without an answer: the client sees a transport error and cannot know that
+//! its write landed, as when a real server commits and the network fails on the way
+//! back. Reads that draw it are served normally. This is what a client's retry and
+//! idempotency handling (match before create, outbox) must survive.
+//!
 //! The injector is app-agnostic: the caller supplies a [`FaultResponder`] that turns a
 //! [`Fault`] into the app's own error body (GHL and Sellsy shape their 401/429/5xx
 //! differently), and a predicate for paths that are never faulted (control endpoints).
 //!
 //! ```no_run
 //! # use hlbridge_emulator::faults::{FaultConfig, FaultInjector};
-//! let config: FaultConfig = "429=0.05,5xx=0.1,slow=0.02,slow_ms=1500".parse().unwrap();
+//! let config: FaultConfig = "429=0.05,5xx=0.1,slow=0.02,slow_ms=1500,commit_drop=0.02".parse().unwrap();
 //! let injector = FaultInjector::new(config).exempt(|parts| parts.uri.path().starts_with("/emulator/"));
 //! let app: axum::Router = injector.apply(axum::Router::new());
 //! ```
@@ -48,6 +56,9 @@ pub struct FaultConfig {
     pub rate_drop: f64,
     /// Answer 401 as if the access token had expired.
     pub rate_expired_token: f64,
+    /// Serve a write, then close the connection without answering (see the module
+    /// documentation: the only fault that changes state).
+    pub rate_commit_drop: f64,
 }
 
 impl Default for FaultConfig {
@@ -59,6 +70,7 @@ impl Default for FaultConfig {
             slow_ms: 1000,
             rate_drop: 0.0,
             rate_expired_token: 0.0,
+            rate_commit_drop: 0.0,
         }
     }
 }
@@ -68,7 +80,9 @@ impl Default for FaultConfig {
 pub enum FaultParseError {
     #[error("fault spec item `{0}` is not of the form key=value")]
     NotKeyValue(String),
-    #[error("unknown fault `{0}` (expected 429, 5xx, slow, drop, expired or slow_ms)")]
+    #[error(
+        "unknown fault `{0}` (expected 429, 5xx, slow, drop, expired, commit_drop or slow_ms)"
+    )]
     UnknownKey(String),
     #[error("fault `{key}`: `{value}` is not a number")]
     NotANumber { key: String, value: String },
@@ -90,10 +104,15 @@ impl FaultConfig {
     }
 
     fn total(&self) -> f64 {
-        self.rate_429 + self.rate_5xx + self.rate_slow + self.rate_drop + self.rate_expired_token
+        self.rate_429
+            + self.rate_5xx
+            + self.rate_slow
+            + self.rate_drop
+            + self.rate_expired_token
+            + self.rate_commit_drop
     }
 
-    /// Parse `429=0.05,5xx=0.1,slow=0.02,drop=0.01,expired=0.01,slow_ms=1500`. Items may be
+    /// Parse `429=0.05,5xx=0.1,slow=0.02,drop=0.01,expired=0.01,commit_drop=0.02,slow_ms=1500`. Items may be
     /// separated by commas or whitespace; an empty string means no faults.
     pub fn parse(spec: &str) -> Result<FaultConfig, FaultParseError> {
         let mut config = FaultConfig::default();
@@ -126,6 +145,7 @@ impl FaultConfig {
                 "slow" => config.rate_slow = share,
                 "drop" => config.rate_drop = share,
                 "expired" | "expired_token" | "401" => config.rate_expired_token = share,
+                "commit_drop" | "commit-drop" => config.rate_commit_drop = share,
                 _ => return Err(FaultParseError::UnknownKey(key)),
             }
         }
@@ -164,6 +184,10 @@ impl FaultConfig {
         if u < edge {
             return Some(Fault::ExpiredToken);
         }
+        edge += self.rate_commit_drop;
+        if u < edge {
+            return Some(Fault::CommitDrop);
+        }
         None
     }
 }
@@ -179,12 +203,13 @@ impl fmt::Display for FaultConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "429={},5xx={},slow={},drop={},expired={},slow_ms={}",
+            "429={},5xx={},slow={},drop={},expired={},commit_drop={},slow_ms={}",
             self.rate_429,
             self.rate_5xx,
             self.rate_slow,
             self.rate_drop,
             self.rate_expired_token,
+            self.rate_commit_drop,
             self.slow_ms
         )
     }
@@ -198,6 +223,8 @@ pub enum Fault {
     Slow(Duration),
     Drop,
     ExpiredToken,
+    /// Serve the write, then drop the connection.
+    CommitDrop,
 }
 
 impl Fault {
@@ -208,6 +235,7 @@ impl Fault {
             Fault::Slow(_) => "slow",
             Fault::Drop => "drop",
             Fault::ExpiredToken => "expired",
+            Fault::CommitDrop => "commit_drop",
         }
     }
 }
@@ -225,6 +253,8 @@ pub struct FaultCounts {
     pub slow: u64,
     pub dropped: u64,
     pub expired_token: u64,
+    /// Writes served and then left unanswered (`commit_drop`).
+    pub commit_dropped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -234,6 +264,7 @@ struct Counters {
     slow: AtomicU64,
     dropped: AtomicU64,
     expired_token: AtomicU64,
+    commit_dropped: AtomicU64,
 }
 
 /// The fault-injection middleware. Cheap to clone; clones share configuration,
@@ -310,6 +341,7 @@ impl FaultInjector {
             slow: c.slow.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             expired_token: c.expired_token.load(Ordering::Relaxed),
+            commit_dropped: c.commit_dropped.load(Ordering::Relaxed),
         }
     }
 
@@ -339,6 +371,7 @@ impl FaultInjector {
             Fault::Slow(_) => &c.slow,
             Fault::Drop => &c.dropped,
             Fault::ExpiredToken => &c.expired_token,
+            Fault::CommitDrop => &c.commit_dropped,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -352,11 +385,22 @@ pub async fn inject(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let fault = injector.decide(&parts);
+    let fault = fault.filter(|f| *f != Fault::CommitDrop || is_write(&parts));
     let Some(fault) = fault else {
         return next.run(Request::from_parts(parts, body)).await;
     };
     injector.count(&fault);
     match fault {
+        Fault::CommitDrop => {
+            // Apply the write, then leave it unanswered.
+            let served = next.run(Request::from_parts(parts, body)).await;
+            drop(served);
+            let mut response = dropped_connection();
+            response
+                .headers_mut()
+                .insert("x-emulator-fault", HeaderValue::from_static("commit_drop"));
+            response
+        }
         Fault::Slow(delay) => {
             tokio::time::sleep(delay).await;
             next.run(Request::from_parts(parts, body)).await
@@ -376,6 +420,17 @@ pub async fn inject(
             response
         }
     }
+}
+
+/// Does this request change state? POST, PUT, PATCH and DELETE do, except a POST to a
+/// path ending in `/search` (both APIs search by POST).
+pub fn is_write(parts: &Parts) -> bool {
+    use axum::http::Method;
+    let method = &parts.method;
+    let writes = [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method);
+    let search =
+        *method == Method::POST && parts.uri.path().trim_end_matches('/').ends_with("/search");
+    writes && !search
 }
 
 /// A response whose body fails before its first byte, with a length that promises
@@ -401,7 +456,7 @@ pub fn generic_response(fault: &Fault, _parts: &Parts) -> Response {
         Fault::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
         Fault::ServerError(status) => (*status, "Internal server error"),
         Fault::ExpiredToken => (StatusCode::UNAUTHORIZED, "Token expired"),
-        Fault::Slow(_) | Fault::Drop => {
+        Fault::Slow(_) | Fault::Drop | Fault::CommitDrop => {
             (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
         }
     };
@@ -410,100 +465,4 @@ pub fn generic_response(fault: &Fault, _parts: &Parts) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_cli_spec() {
-        let c: FaultConfig = "429=0.05,5xx=0.1,slow=0.02,drop=0.01,expired=0.01,slow_ms=1500"
-            .parse()
-            .unwrap();
-        assert_eq!(c.rate_429, 0.05);
-        assert_eq!(c.rate_5xx, 0.1);
-        assert_eq!(c.rate_slow, 0.02);
-        assert_eq!(c.rate_drop, 0.01);
-        assert_eq!(c.rate_expired_token, 0.01);
-        assert_eq!(c.slow_ms, 1500);
-        assert_eq!(FaultConfig::parse("").unwrap(), FaultConfig::default());
-        assert_eq!(c.to_string().parse::<FaultConfig>().unwrap(), c);
-    }
-
-    #[test]
-    fn rejects_bad_specs() {
-        assert!(matches!(
-            FaultConfig::parse("429"),
-            Err(FaultParseError::NotKeyValue(_))
-        ));
-        assert!(matches!(
-            FaultConfig::parse("teapot=0.1"),
-            Err(FaultParseError::UnknownKey(_))
-        ));
-        assert!(matches!(
-            FaultConfig::parse("429=x"),
-            Err(FaultParseError::NotANumber { .. })
-        ));
-        assert!(matches!(
-            FaultConfig::parse("429=1.5"),
-            Err(FaultParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            FaultConfig::parse("429=0.6,5xx=0.6"),
-            Err(FaultParseError::SumAboveOne(_))
-        ));
-    }
-
-    #[test]
-    fn draws_roughly_honour_shares() {
-        let c = FaultConfig {
-            rate_429: 0.2,
-            rate_5xx: 0.1,
-            ..FaultConfig::default()
-        };
-        let mut rng = StdRng::seed_from_u64(7);
-        let n = 20_000;
-        let mut too_many = 0;
-        let mut server = 0;
-        for _ in 0..n {
-            match c.draw(&mut rng) {
-                Some(Fault::TooManyRequests) => too_many += 1,
-                Some(Fault::ServerError(_)) => server += 1,
-                None => {}
-                Some(other) => panic!("unexpected {other:?}"),
-            }
-        }
-        assert!((too_many as f64 / n as f64 - 0.2).abs() < 0.02);
-        assert!((server as f64 / n as f64 - 0.1).abs() < 0.02);
-        assert_eq!(FaultConfig::default().draw(&mut rng), None);
-    }
-
-    #[tokio::test]
-    async fn dropped_connection_is_a_transport_error() {
-        let injector = FaultInjector::new(FaultConfig {
-            rate_drop: 1.0,
-            ..FaultConfig::default()
-        })
-        .exempt(|p| p.uri.path() == "/ok");
-        let app = injector
-            .clone()
-            .apply(Router::new().fallback(|| async { "served" }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let client = reqwest::Client::new();
-        let result = match client.get(format!("http://{addr}/x")).send().await {
-            Ok(resp) => resp.bytes().await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        assert!(
-            result.is_err(),
-            "a dropped connection must not yield a body"
-        );
-        let ok = client
-            .get(format!("http://{addr}/ok"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ok.text().await.unwrap(), "served");
-        assert_eq!(injector.counts().dropped, 1);
-    }
-}
+mod tests;

@@ -4,7 +4,8 @@
 //!   generated operation table;
 //! - [`sellsy`]: the Sellsy API v2 emulator;
 //! - [`faults`]: fault injection (429, 5xx, slow, dropped connection, expired token)
-//!   shared by both.
+//!   shared by both (plus `commit_drop`, which applies a write and then drops the
+//!   connection).
 
 pub mod faults;
 pub mod ghl;

@@ -15,7 +15,7 @@
 //! - **Rate limits** ([`ratelimit`]): `rate_max` per `rate_interval` and `daily_limit`
 //!   per (app/token, location), with the five `X-RateLimit-*` headers on every response.
 //! - **Webhooks** ([`webhooks`]): Contact/Task/Note events, Ed25519-signed.
-//! - **Faults** ([`crate::faults`]): 429/5xx/slow/drop/expired-token shares.
+//! - **Faults** ([`crate::faults`]): 429/5xx/slow/drop/expired-token/commit-drop shares.
 //! - **Control endpoints** under `/emulator/` ([`control`]): health, stats,
 //!   expire-tokens, webhook key and log, runtime settings.
 //!
@@ -264,7 +264,7 @@ fn fault_response(state: &GhlState, fault: &Fault, parts: &Parts) -> Response {
             )
                 .into_response()
         }
-        Fault::Slow(_) | Fault::Drop => (
+        Fault::Slow(_) | Fault::Drop | Fault::CommitDrop => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!({"statusCode": 500, "message": "Internal server error"})),
         )
@@ -285,7 +285,7 @@ async fn count_responses(
     let dropped = response
         .headers()
         .get("x-emulator-fault")
-        .is_some_and(|v| v == "drop");
+        .is_some_and(|v| v == "drop" || v == "commit_drop");
     state.stats.record(if dropped {
         0
     } else {

@@ -59,7 +59,7 @@ fn fault_injector(state: &Arc<SellsyState>) -> FaultInjector {
             Fault::ServerError(status) => {
                 ApiError::new(*status, "server_error", "Internal server error")
             }
-            Fault::Slow(_) | Fault::Drop => ApiError::new(
+            Fault::Slow(_) | Fault::Drop | Fault::CommitDrop => ApiError::new(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "Internal server error",
