@@ -5,8 +5,10 @@
 //! - [`sellsy`]: the Sellsy API v2 emulator;
 //! - [`faults`]: fault injection (429, 5xx, slow, dropped connection, expired token)
 //!   shared by both (plus `commit_drop`, which applies a write and then drops the
-//!   connection).
+//!   connection);
+//! - [`control`]: pieces shared by both emulators' `/emulator/*` control endpoints.
 
+pub mod control;
 pub mod faults;
 pub mod ghl;
 pub mod sellsy;

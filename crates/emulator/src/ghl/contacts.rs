@@ -275,12 +275,24 @@ pub fn duplicate(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     if email.is_none() && number.is_none() {
         return Err(ApiError::bad_request("Either email or number is required"));
     }
+    // Search-backed: sees writes through the (possibly lagging) search index.
+    let visible = store
+        .search_index
+        .visible(&store.contacts, std::time::Instant::now());
+    let oldest = |hit: &dyn Fn(&Contact) -> bool| {
+        visible
+            .iter()
+            .copied()
+            .filter(|c| hit(c))
+            .min_by_key(|c| (c.date_added, c.id.clone()))
+    };
     let found = email
-        .and_then(|e| store.find_by_email(e.trim(), None))
+        .map(|e| e.trim().to_lowercase())
+        .and_then(|e| oldest(&|c| c.email_lower().as_deref() == Some(e.as_str())))
         .or_else(|| {
             number
                 .and_then(normalize_phone)
-                .and_then(|p| store.find_by_phone(&p, None))
+                .and_then(|p| oldest(&|c| c.phone() == Some(p.as_str())))
         });
     let contact = found
         .map(|c| c.render(&store.location_id, View::Full))

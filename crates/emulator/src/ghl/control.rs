@@ -8,9 +8,17 @@
 //! | `POST /emulator/expire-tokens` | expire every issued OAuth access token → `{"expired": n}` |
 //! | `GET /emulator/webhook-public-key` | the Ed25519 public key (PEM) that verifies `x-ghl-signature` |
 //! | `GET /emulator/webhooks` | every emitted event: body, signature, delivery status |
+//! | `POST /emulator/webhooks/sign` | body = the raw bytes of an event → `{"signature": "<base64 Ed25519>"}`, the `x-ghl-signature` value GHL would send |
 //! | `GET /emulator/settings` | current runtime settings |
-//! | `POST /emulator/settings` | JSON `{allowDuplicateContacts?, faults?: "429=0.1,…", rateMax?, rateIntervalMs?, dailyLimit?}` |
+//! | `POST /emulator/settings` | JSON `{allowDuplicateContacts?, faults?: "429=0.1,…", rateMax?, rateIntervalMs?, dailyLimit?, searchLagMs?}` |
 //! | `POST /emulator/reset-rate-limits` | forget consumed rate budgets |
+//! | `POST /emulator/truncate` | `{"after": N}`: every list and search returns at most N items in total across its pages, until `{"after": null}` → `{"after": N\|null}` |
+//!
+//! Truncation (to test a sync's mass-deletion guard) cuts a listing after sorting and
+//! before paging, so the page that reaches N is the last one: `total`/`count` say N,
+//! `nextPageUrl`/`nextPage` are null, later pages are empty. It applies to contact
+//! search and the deprecated list, contacts by business, location task search,
+//! per-contact tasks and notes, opportunity searches, and the generic layer's lists.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +69,7 @@ pub struct SettingsUpdate {
     rate_max: Option<u32>,
     rate_interval_ms: Option<u64>,
     daily_limit: Option<u32>,
+    search_lag_ms: Option<u64>,
 }
 
 pub async fn update_settings(
@@ -92,6 +101,9 @@ pub async fn update_settings(
     if let Some(allow) = update.allow_duplicate_contacts {
         state.set_allow_duplicate_contacts(allow);
     }
+    if let Some(ms) = update.search_lag_ms {
+        state.set_search_lag(Duration::from_millis(ms));
+    }
     if update.rate_max.is_some()
         || update.rate_interval_ms.is_some()
         || update.daily_limit.is_some()
@@ -107,6 +119,33 @@ pub async fn update_settings(
         );
     }
     Json(state.settings_json()).into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"statusCode": 400, "message": message.into()})),
+    )
+        .into_response()
+}
+
+/// `POST /emulator/truncate` with `{"after": N}` or `{"after": null}`.
+pub async fn truncate(State(state): State<Arc<GhlState>>, body: axum::body::Bytes) -> Response {
+    match crate::control::parse_truncate(&body) {
+        Ok(after) => {
+            state.set_truncate_after(after);
+            Json(json!({ "after": after })).into_response()
+        }
+        Err(message) => bad_request(message),
+    }
+}
+
+/// `POST /emulator/webhooks/sign`: the signature of the raw body.
+pub async fn sign_webhook(
+    State(state): State<Arc<GhlState>>,
+    body: axum::body::Bytes,
+) -> Json<Value> {
+    Json(json!({ "signature": state.sign_webhook(&body) }))
 }
 
 pub async fn reset_rate_limits(State(state): State<Arc<GhlState>>) -> Json<Value> {

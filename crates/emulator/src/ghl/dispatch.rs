@@ -138,7 +138,15 @@ fn pipeline(
     match handler {
         Handler::Store(f) => {
             let mut store = lock(&state.store);
-            f(&mut store, &ctx)
+            let reply = f(&mut store, &ctx);
+            if m != Method::Get {
+                // Writes reach search-backed reads through the (lagging) index.
+                let store = &mut *store;
+                store
+                    .search_index
+                    .observe(&store.contacts, std::time::Instant::now());
+            }
+            reply
         }
         Handler::State(f) => f(state, &ctx),
     }

@@ -16,8 +16,9 @@
 //!   per (app/token, location), with the five `X-RateLimit-*` headers on every response.
 //! - **Webhooks** ([`webhooks`]): Contact/Task/Note events, Ed25519-signed.
 //! - **Faults** ([`crate::faults`]): 429/5xx/slow/drop/expired-token/commit-drop shares.
+//! - **Search lag** ([`search_index`]): search-backed reads may see writes late.
 //! - **Control endpoints** under `/emulator/` ([`control`]): health, stats,
-//!   expire-tokens, webhook key and log, runtime settings.
+//!   expire-tokens, webhook key, log and signing, runtime settings, truncated listings.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -53,9 +54,11 @@ pub mod opportunities;
 pub mod ratelimit;
 pub mod routes;
 pub mod search;
+pub mod search_index;
 pub mod seed;
 pub mod state;
 pub mod store;
+pub mod task_search;
 pub mod tasks;
 pub mod users;
 pub mod webhooks;
@@ -114,6 +117,9 @@ pub struct GhlConfig {
     /// First wait before re-sending a webhook the receiver answered 429 to (doubles
     /// each retry; GHL waits ~10 min, the default here is 1 s).
     pub webhook_retry_base: Duration,
+    /// How late search-backed reads see a contact write (GHL's search index is
+    /// eventually consistent; see [`search_index`]). Zero (the default) = immediate.
+    pub search_lag: Duration,
 }
 
 impl Default for GhlConfig {
@@ -135,6 +141,7 @@ impl Default for GhlConfig {
             seed_contacts: 0,
             strict_version: false,
             webhook_retry_base: Duration::from_secs(1),
+            search_lag: Duration::ZERO,
         }
     }
 }
@@ -170,6 +177,16 @@ impl GhlEmulator {
 
     pub fn set_allow_duplicate_contacts(&self, allow: bool) {
         self.state.set_allow_duplicate_contacts(allow);
+    }
+
+    /// See [`GhlState::set_search_lag`].
+    pub fn set_search_lag(&self, lag: Duration) {
+        self.state.set_search_lag(lag);
+    }
+
+    /// See [`GhlState::set_truncate_after`].
+    pub fn set_truncate_after(&self, after: Option<usize>) {
+        self.state.set_truncate_after(after);
     }
 
     /// Stop accepting connections and finish in-flight requests (in the background).
@@ -302,6 +319,8 @@ pub fn router(state: Arc<GhlState>) -> Router {
         .route("/emulator/expire-tokens", post(control::expire_tokens))
         .route("/emulator/webhook-public-key", get(control::public_key))
         .route("/emulator/webhooks", get(control::webhooks))
+        .route("/emulator/webhooks/sign", post(control::sign_webhook))
+        .route("/emulator/truncate", post(control::truncate))
         .route(
             "/emulator/settings",
             get(control::settings).post(control::update_settings),

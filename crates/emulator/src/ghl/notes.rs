@@ -69,11 +69,12 @@ pub fn list(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     let contact_id = ctx.path("contactId");
     store.contact(contact_id)?;
     // Newest first, as GHL lists notes.
-    let notes: Vec<Value> = store
+    let mut notes: Vec<Value> = store
         .notes
         .get(contact_id)
         .map(|ns| ns.iter().rev().map(Note::render).collect())
         .unwrap_or_default();
+    super::store::cut_listing(store.truncate_after, &mut notes);
     Ok(Reply::ok(ctx, json!({ "notes": notes })))
 }
 

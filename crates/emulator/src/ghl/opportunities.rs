@@ -868,6 +868,7 @@ pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
             ord
         }
     });
+    super::store::cut_listing(store_ref.truncate_after, &mut all);
     let total = all.len();
     let limit_usize = usize::try_from(limit).unwrap_or(20);
     let cursor = start_after.is_some() || start_after_id.is_some();
@@ -1005,6 +1006,7 @@ pub fn search_advanced(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> 
         .filter(|o| matches_q(store_ref, o, &q))
         .collect();
     all.sort_by(|a, b| (ms(b.created_at), &b.id).cmp(&(ms(a.created_at), &a.id)));
+    super::store::cut_listing(store_ref.truncate_after, &mut all);
     let total = all.len();
     let start = match &anchor {
         Some((t, id)) => {

@@ -70,6 +70,10 @@ pub const SERVED: &[(&str, Handler)] = &[
         Handler::Store(tasks::complete),
     ),
     ("contacts.delete-task", Handler::Store(tasks::delete)),
+    (
+        "locations.task-search",
+        Handler::Store(super::task_search::search),
+    ),
     // notes
     ("contacts.get-all-notes", Handler::Store(notes::list)),
     ("contacts.get-note", Handler::Store(notes::get)),

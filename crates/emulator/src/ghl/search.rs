@@ -4,7 +4,8 @@
 //! Search (body `locationId`*, `pageLimit`* ≤ 500, `page` or `searchAfter`, `filters`,
 //! `sort`, `query`) answers `{contacts, total, traceId}`; each contact carries
 //! `searchAfter: [sort values…, id]` to copy into the next request. Reads see writes
-//! immediately. Decisions where GHL's docs are thin:
+//! through [`super::search_index`] (immediately unless a search lag is set), and stop
+//! at the truncation set by `POST /emulator/truncate`. Decisions where GHL's docs are thin:
 //! - the default order is `dateAdded desc`; the id always breaks ties (ascending);
 //! - missing values sort last in either direction;
 //! - dates sort (and appear in `searchAfter`) as epoch milliseconds, strings
@@ -22,6 +23,7 @@
 //! startAfterId, startAfter, currentPage, nextPage, prevPage}}`.
 
 use std::cmp::Ordering;
+use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate};
 use serde_json::{json, Value};
@@ -29,7 +31,7 @@ use serde_json::{json, Value};
 use super::contact::{normalize_phone, Contact, View};
 use super::context::{Ctx, Reply};
 use super::errors::ApiError;
-use super::store::Store;
+use super::store::{cut_listing, Store};
 
 /// Largest `pageLimit` of a search.
 pub const MAX_PAGE_LIMIT: i64 = 500;
@@ -557,14 +559,17 @@ pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         )));
     }
 
+    let after = store.truncate_after;
     let mut hits: Vec<(Vec<Key>, &Contact)> = store
-        .contacts
-        .values()
+        .search_index
+        .visible(&store.contacts, Instant::now())
+        .into_iter()
         .filter(|c| filters.iter().all(|f| matches(c, f)))
         .filter(|c| matches_query(c, &query))
         .map(|c| (sort_keys(c, &sort), c))
         .collect();
     hits.sort_by(|a, b| cmp_keys(&a.0, &b.0, &sort));
+    cut_listing(after, &mut hits);
     let total = hits.len();
     let limit = usize::try_from(page_limit).unwrap_or(0);
     let start = match &cursor {
@@ -615,12 +620,15 @@ pub fn list(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
                 })?,
         ),
     };
+    let after = store.truncate_after;
     let mut all: Vec<&Contact> = store
-        .contacts
-        .values()
+        .search_index
+        .visible(&store.contacts, Instant::now())
+        .into_iter()
         .filter(|c| matches_query(c, query))
         .collect();
     all.sort_by(|a, b| (date_added_ms(a), &a.id).cmp(&(date_added_ms(b), &b.id)));
+    cut_listing(after, &mut all);
     let total = all.len();
     let anchor: Option<(i64, Option<String>)> = match (start_after, start_after_id) {
         (Some(ms), id) => Some((ms, id.map(str::to_string))),
@@ -685,13 +693,16 @@ pub fn by_business(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     let skip = ctx.query_number("skip", 0, 0, None)?;
     let query = ctx.query("query").unwrap_or_default();
     let business = ctx.path("businessId");
+    let after = store.truncate_after;
     let mut all: Vec<&Contact> = store
-        .contacts
-        .values()
+        .search_index
+        .visible(&store.contacts, Instant::now())
+        .into_iter()
         .filter(|c| c.business_id.as_deref() == Some(business))
         .filter(|c| matches_query(c, query))
         .collect();
     all.sort_by(|a, b| (a.date_added, &a.id).cmp(&(b.date_added, &b.id)));
+    cut_listing(after, &mut all);
     let count = all.len();
     let contacts: Vec<Value> = all
         .iter()

@@ -96,6 +96,9 @@ impl GhlState {
             config.allow_duplicate_contacts,
         );
         seed::seed(&mut store, config.seed_contacts);
+        store
+            .search_index
+            .set_lag(config.search_lag, &store.contacts);
         let user_id = new_id(&mut store.rng);
         let limiter = RateLimiter::new(RateSettings {
             max: config.rate_max,
@@ -287,6 +290,23 @@ impl GhlState {
         lock(&self.store).allow_duplicates = allow;
     }
 
+    /// Change the search lag (what the store holds now is visible to search at once).
+    pub fn set_search_lag(&self, lag: Duration) {
+        let mut store = lock(&self.store);
+        let store = &mut *store;
+        store.search_index.set_lag(lag, &store.contacts);
+    }
+
+    /// Make every list and search end after `after` items in total (`None`: lift).
+    pub fn set_truncate_after(&self, after: Option<usize>) {
+        lock(&self.store).truncate_after = after;
+    }
+
+    /// The base64 Ed25519 signature GHL would send in `x-ghl-signature` for `body`.
+    pub fn sign_webhook(&self, body: &[u8]) -> String {
+        self.webhooks.signer().sign(body)
+    }
+
     pub fn set_faults(&self, faults: FaultConfig) {
         self.faults.set_config(faults);
     }
@@ -312,10 +332,20 @@ impl GhlState {
     /// Settings as served by `GET /emulator/settings`.
     pub fn settings_json(&self) -> Value {
         let rate = self.limiter.settings();
+        let (allow_duplicates, search_lag, truncate_after) = {
+            let store = lock(&self.store);
+            (
+                store.allow_duplicates,
+                store.search_index.lag(),
+                store.truncate_after,
+            )
+        };
         json!({
             "locationId": self.config.location_id,
             "companyId": self.config.company_id,
-            "allowDuplicateContacts": lock(&self.store).allow_duplicates,
+            "allowDuplicateContacts": allow_duplicates,
+            "searchLagMs": u64::try_from(search_lag.as_millis()).unwrap_or(u64::MAX),
+            "truncateAfter": truncate_after,
             "faults": self.faults.config().to_string(),
             "rateMax": rate.max,
             "rateIntervalMs": u64::try_from(rate.interval.as_millis()).unwrap_or(u64::MAX),

@@ -3,7 +3,8 @@
 //!
 //! Everything sits behind one mutex in [`super::state::GhlState`]; handlers are plain
 //! synchronous functions over `&mut Store`, so every write is immediately visible to
-//! every read (search included: no eventual consistency).
+//! every direct read. Search-backed reads go through [`Store::search_index`], which is
+//! immediate too unless a search lag is configured (see [`super::search_index`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -49,6 +50,10 @@ pub struct Store {
     pub other: super::locations::OtherData,
     /// Records of the operations served by the generic layer.
     pub generic: super::generic::GenericStore,
+    /// What search-backed reads see (eventually consistent when a lag is set).
+    pub search_index: super::search_index::SearchIndex,
+    /// `POST /emulator/truncate`: listings end after this many items in total.
+    pub truncate_after: Option<usize>,
     pub rng: StdRng,
     last_timestamp: DateTime<Utc>,
 }
@@ -73,6 +78,8 @@ impl Store {
             allow_duplicates,
             other: Default::default(),
             generic: Default::default(),
+            search_index: Default::default(),
+            truncate_after: None,
             rng,
             last_timestamp: DateTime::<Utc>::MIN_UTC,
         }
@@ -150,6 +157,14 @@ impl Store {
         self.workflows.remove(id);
         self.appointments.remove(id);
         Some(contact)
+    }
+}
+
+/// Cut a sorted listing to the truncation set by `POST /emulator/truncate` (no-op
+/// when none is set). Call before paging, so totals and next-page links follow.
+pub fn cut_listing<T>(after: Option<usize>, items: &mut Vec<T>) {
+    if let Some(n) = after {
+        items.truncate(n);
     }
 }
 

@@ -114,11 +114,12 @@ fn find<'a>(store: &'a mut Store, ctx: &Ctx) -> Result<&'a mut Task, ApiError> {
 pub fn list(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
     let contact_id = ctx.path("contactId");
     store.contact(contact_id)?;
-    let tasks: Vec<Value> = store
+    let mut tasks: Vec<Value> = store
         .tasks
         .get(contact_id)
         .map(|ts| ts.iter().map(Task::render).collect())
         .unwrap_or_default();
+    super::store::cut_listing(store.truncate_after, &mut tasks);
     Ok(Reply::ok(ctx, json!({ "tasks": tasks })))
 }
 

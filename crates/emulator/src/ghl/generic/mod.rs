@@ -127,7 +127,8 @@ pub fn serve(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         }
         Role::List { collection } => {
             let key = concrete(collection, &ctx.path);
-            let all = store.generic.records(&key).to_vec();
+            let mut all = store.generic.records(&key).to_vec();
+            super::store::cut_listing(store.truncate_after, &mut all);
             let (start, limit) = paging(ctx);
             let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
             let id_param = resources_id_param(collection);
