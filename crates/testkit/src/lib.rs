@@ -356,3 +356,59 @@ pub fn read_of(collection: &str) -> Option<&'static Operation> {
             && matches!(role(op), Role::Item { collection: c, .. } if c == collection)
     })
 }
+
+// ----- the emulators' `/emulator/*` control endpoints, for tests in other crates -----
+//
+// `root` is the emulator's root URL: `GhlEmulator::base_url`, or `http://{addr}` for
+// Sellsy (its `base_url` ends in `/v2`, the control endpoints sit beside it). The
+// in-process equivalents are `GhlState::{set_truncate_after, sign_webhook, stats}`
+// and `SellsyState::{set_truncate_after, sign_webhook, stats}`.
+
+/// `POST /emulator/truncate`: every list and search stops after `after` items in
+/// total (`None` lifts it). Panics unless the emulator accepts it.
+pub async fn truncate_listings(root: &str, after: Option<usize>) {
+    let resp = http_client()
+        .post(format!("{}/emulator/truncate", root.trim_end_matches('/')))
+        .json(&json!({ "after": after }))
+        .send()
+        .await
+        .expect("truncate request sent");
+    assert!(
+        resp.status().is_success(),
+        "truncate refused: {}",
+        resp.status()
+    );
+}
+
+/// `GET /emulator/stats` (`requests`, `byStatus`, `byOperation`, `rateLimited`, …).
+pub async fn emulator_stats(root: &str) -> Value {
+    http_client()
+        .get(format!("{}/emulator/stats", root.trim_end_matches('/')))
+        .send()
+        .await
+        .expect("stats request sent")
+        .json()
+        .await
+        .expect("stats are JSON")
+}
+
+/// `POST /emulator/webhooks/sign`: the signature the emulator would send with `body`
+/// (`x-ghl-signature` for GHL, `X-Webhook-Signature` for Sellsy).
+pub async fn sign_webhook_body(root: &str, body: &[u8]) -> String {
+    let answer: Value = http_client()
+        .post(format!(
+            "{}/emulator/webhooks/sign",
+            root.trim_end_matches('/')
+        ))
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("sign request sent")
+        .json()
+        .await
+        .expect("signature is JSON");
+    answer["signature"]
+        .as_str()
+        .expect("a signature")
+        .to_string()
+}
