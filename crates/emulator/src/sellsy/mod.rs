@@ -18,7 +18,11 @@
 //!   tasks (`task.*`) and comments (`comment.*`) are posted to the subscribed http
 //!   webhooks, signed `hex(sha1(secret + body))`, as JSON or as form `notif=<json>`.
 //! - Test hooks: [`SellsyState::set_plan_quota_reached`] (writes answer 402),
-//!   [`SellsyState::faults`] (fault shares at runtime), [`SellsyState::deliveries`].
+//!   [`SellsyState::faults`] (fault shares at runtime), [`SellsyState::deliveries`],
+//!   [`SellsyState::stats`], [`SellsyState::set_truncate_after`],
+//!   [`SellsyState::sign_webhook`]; over HTTP the `/emulator/*` control endpoints
+//!   (stats, truncated listings, webhook signing: see `control.rs`).
+//! - Quotas: `quota_per_*` in [`SellsyConfig`]; `u32::MAX` lifts a window.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -33,6 +37,7 @@ mod addresses;
 mod auth;
 mod clock;
 mod comments;
+mod control;
 mod custom_fields;
 mod embed;
 mod error;
@@ -52,6 +57,7 @@ mod routes;
 mod seed;
 mod smart_tags;
 mod state;
+mod stats;
 mod store;
 mod system;
 mod tasks;
@@ -67,6 +73,7 @@ use tokio::task::JoinHandle;
 
 pub use error::ApiError;
 pub use state::{Delivery, SellsyState};
+pub use stats::{DeliveryCounts, StatsSnapshot};
 pub use store::{Owner, Record, Store};
 
 /// How the emulator behaves.
@@ -78,6 +85,8 @@ pub struct SellsyConfig {
     pub corp_id: i64,
     /// Lifetime of access tokens (`expires_in`).
     pub access_token_ttl: Duration,
+    /// Requests per window (second, minute, UTC day, month); `u32::MAX` in practice
+    /// lifts a window.
     pub quota_per_second: u32,
     pub quota_per_minute: u32,
     pub quota_per_day: u32,

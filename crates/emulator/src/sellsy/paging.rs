@@ -138,11 +138,32 @@ pub struct Row<T> {
     pub item: T,
 }
 
+tokio::task_local! {
+    /// `POST /emulator/truncate`'s limit, for the request being served.
+    static TRUNCATE_AFTER: Option<usize>;
+}
+
+/// Serve `request` with listings cut after `after` items in total (`None`: whole).
+pub async fn with_truncation<F: std::future::Future>(
+    after: Option<usize>,
+    request: F,
+) -> F::Output {
+    TRUNCATE_AFTER.scope(after, request).await
+}
+
+fn truncate_after() -> Option<usize> {
+    TRUNCATE_AFTER.try_with(|t| *t).ok().flatten()
+}
+
 /// Order `rows` and cut the requested page; returns the page and the `pagination` object.
+/// A truncation set by `POST /emulator/truncate` cuts the ordered rows first.
 pub fn paginate<T>(mut rows: Vec<Row<T>>, query: &ListQuery) -> (Vec<T>, Value) {
     rows.sort_by(|a, b| (&a.key, a.id).cmp(&(&b.key, b.id)));
     if query.direction == Direction::Desc {
         rows.reverse();
+    }
+    if let Some(n) = truncate_after() {
+        rows.truncate(n);
     }
     let total = rows.len();
     let (page, offset): (Vec<Row<T>>, Value) = match &query.offset {

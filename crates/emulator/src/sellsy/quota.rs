@@ -152,7 +152,10 @@ pub async fn enforce(
 ) -> Response {
     let outcome = state.quotas.hit(Utc::now());
     let mut response = match outcome.refused_by {
-        Some(window) => ApiError::quota_exceeded(window.name()).into_response(),
+        Some(window) => {
+            state.stats.record_quota_refusal();
+            ApiError::quota_exceeded(window.name()).into_response()
+        }
         None => next.run(request).await,
     };
     let headers = response.headers_mut();

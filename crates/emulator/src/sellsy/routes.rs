@@ -1,5 +1,6 @@
-//! The route table: `/v2/...` behind quotas, fault injection and bearer auth, and
-//! `/oauth2/...`.
+//! The route table: `/v2/...` behind quotas, fault injection and bearer auth,
+//! `/oauth2/...`, and the `/emulator/...` control endpoints; every response but the
+//! control endpoints' is counted for `GET /emulator/stats`.
 
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use axum::Router;
 use super::error::ApiError;
 use super::parties::Party;
 use super::{
-    addresses, auth, comments, custom_fields, links, oauth, parties, quota, smart_tags, system,
-    tasks, webhooks, SellsyState,
+    addresses, auth, comments, control, custom_fields, links, oauth, parties, quota, smart_tags,
+    stats, system, tasks, webhooks, SellsyState,
 };
 use crate::faults::{Fault, FaultInjector};
 
@@ -28,6 +29,10 @@ pub fn app(state: Arc<SellsyState>) -> Router {
     let api = api_routes()
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            control::truncation,
+        ))
         .layer(middleware::from_fn(error_envelope))
         .layer(middleware::from_fn_with_state(state.clone(), plan_quota))
         .layer(middleware::from_fn_with_state(
@@ -47,7 +52,9 @@ pub fn app(state: Arc<SellsyState>) -> Router {
     Router::new()
         .nest("/v2", api)
         .nest("/oauth2", oauth)
+        .nest("/emulator", control::routes())
         .fallback(|| async { ApiError::route_not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), stats::count))
         .with_state(state)
 }
 

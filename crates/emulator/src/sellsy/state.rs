@@ -68,6 +68,8 @@ pub struct SellsyState {
     pub(super) outbox: Outbox,
     faults: FaultInjector,
     plan_quota_reached: AtomicBool,
+    pub(super) stats: super::stats::Stats,
+    truncate_after: Mutex<Option<usize>>,
 }
 
 impl std::fmt::Debug for SellsyState {
@@ -103,6 +105,8 @@ impl SellsyState {
             webhook_secret,
             outbox: Outbox::default(),
             plan_quota_reached: AtomicBool::new(false),
+            stats: Default::default(),
+            truncate_after: Mutex::new(None),
         })
     }
 
@@ -136,6 +140,26 @@ impl SellsyState {
 
     pub fn plan_quota_reached(&self) -> bool {
         self.plan_quota_reached.load(Ordering::SeqCst)
+    }
+
+    /// Make every list and search end after `after` items in total (`None`: lift).
+    pub fn set_truncate_after(&self, after: Option<usize>) {
+        *self
+            .truncate_after
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = after;
+    }
+
+    pub fn truncate_after(&self) -> Option<usize> {
+        *self
+            .truncate_after
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `X-Webhook-Signature` Sellsy would send with `body`.
+    pub fn sign_webhook(&self, body: &[u8]) -> String {
+        hlbridge_sellsy::webhook::signature(self.webhook_secret(), body)
     }
 
     /// Notifications sent so far, oldest first.
