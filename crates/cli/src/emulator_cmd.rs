@@ -42,6 +42,10 @@ pub struct EmulatorArgs {
     /// Send signed webhook events to this URL.
     #[arg(long)]
     pub ghl_webhook_url: Option<String>,
+    /// GHL's search index lags: contact search sees a write this many ms late
+    /// (direct reads are immediate).
+    #[arg(long, default_value_t = 0)]
+    pub search_lag_ms: u64,
     /// Serve the Sellsy API on this port (0 picks a free one).
     #[arg(long)]
     pub sellsy_port: Option<u16>,
@@ -49,7 +53,20 @@ pub struct EmulatorArgs {
     pub sellsy_client_id: String,
     #[arg(long, default_value = "sellsy-secret")]
     pub sellsy_client_secret: String,
-    /// Fault injection, e.g. `429=0.05,5xx=0.1,slow=0.02,drop=0.01,expired=0.01,slow_ms=1500`.
+    /// Sellsy quota: requests per second (`unlimited` lifts it; default 20).
+    #[arg(long, value_parser = parse_quota)]
+    pub sellsy_quota_per_second: Option<u32>,
+    /// Sellsy quota: requests per minute (`unlimited` lifts it; default 1200).
+    #[arg(long, value_parser = parse_quota)]
+    pub sellsy_quota_per_minute: Option<u32>,
+    /// Sellsy quota: requests per UTC day (`unlimited` lifts it; default 200000).
+    #[arg(long, value_parser = parse_quota)]
+    pub sellsy_quota_per_day: Option<u32>,
+    /// Sellsy quota: requests per month (`unlimited` lifts it; default 5000000).
+    #[arg(long, value_parser = parse_quota)]
+    pub sellsy_quota_per_month: Option<u32>,
+    /// Fault injection, e.g. `429=0.05,5xx=0.1,slow=0.02,drop=0.01,expired=0.01,slow_ms=1500`;
+    /// `commit_drop=0.02` applies a write and then drops the connection unanswered.
     #[arg(long)]
     pub faults: Option<String>,
     /// Seed this many demo contacts on each side.
@@ -58,6 +75,16 @@ pub struct EmulatorArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
+}
+
+/// A quota window: a count, or `unlimited` (the largest count, which no run spends).
+fn parse_quota(raw: &str) -> Result<u32, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "unlimited" | "lifted" | "none" => Ok(u32::MAX),
+        n => n
+            .parse::<u32>()
+            .map_err(|_| format!("`{raw}` is not a request count or `unlimited`")),
+    }
 }
 
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
@@ -83,6 +110,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             webhook_url: args.ghl_webhook_url.clone(),
             allow_duplicate_contacts: args.ghl_allow_duplicates,
             seed_contacts: args.seed,
+            search_lag: Duration::from_millis(args.search_lag_ms),
             ..GhlConfig::default()
         };
         let emu = hlbridge_emulator::ghl::start(config, SocketAddr::new(args.host, port))
@@ -101,12 +129,23 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     }
     let mut sellsy = None;
     if let Some(port) = args.sellsy_port {
+        let defaults = SellsyConfig::default();
         let config = SellsyConfig {
             client_id: args.sellsy_client_id.clone(),
             client_secret: args.sellsy_client_secret.clone(),
             faults: faults.clone(),
             seed_contacts: args.seed,
-            ..SellsyConfig::default()
+            quota_per_second: args
+                .sellsy_quota_per_second
+                .unwrap_or(defaults.quota_per_second),
+            quota_per_minute: args
+                .sellsy_quota_per_minute
+                .unwrap_or(defaults.quota_per_minute),
+            quota_per_day: args.sellsy_quota_per_day.unwrap_or(defaults.quota_per_day),
+            quota_per_month: args
+                .sellsy_quota_per_month
+                .unwrap_or(defaults.quota_per_month),
+            ..defaults
         };
         let emu = hlbridge_emulator::sellsy::start(config, SocketAddr::new(args.host, port))
             .await
