@@ -13,8 +13,13 @@
 //!   plan's general shape. This keeps the test numbers users type (`+1 555 100 0001`,
 //!   unassigned ranges) while refusing a number read in the wrong plan (`06 12 34 56 78`
 //!   read as a US number);
-//! - a number without `+` that is neither in the default region but is valid once read
-//!   as international (`447700900123`) is taken as international.
+//! - a number without `+` that is no number of the default region but is valid once
+//!   read as international (`447400123456`) is taken as international (only when
+//!   valid: a `+` is not made up for a merely plausible number).
+//!
+//! Numbers with a `+` (or `00`, or the region's own international prefix such as US
+//! `011`) are parsed without the default region: the crate would otherwise strip the
+//! default region's national prefix from them (US `1` off `+33 1 42 68 53 00`).
 //!
 //! Anything else (text, too short, too long, no such country code) is `None`: the field
 //! counts as empty and is no match key. An extension (`ext. 12`) is dropped: E.164 has
@@ -22,7 +27,7 @@
 
 use std::fmt;
 
-use phonenumber::country::Id;
+use phonenumber::country::{Id, Source};
 use phonenumber::metadata::DATABASE;
 use phonenumber::PhoneNumber;
 
@@ -129,22 +134,55 @@ pub fn to_e164(raw: &str, region: Region) -> Option<String> {
         }
         None => text,
     };
-    let international = text.starts_with('+');
-    if let Some(n) = parse(Some(region.id), text) {
+    // With a `+` the region plays no part, and must not: the parser strips the
+    // *default* region's national prefix from the national number (read in US,
+    // `+33 1 41 00 00 07` would lose its `1`).
+    let international = text.contains('+');
+    let first = parse((!international).then_some(region.id), text).and_then(|n| {
+        if n.code().source() != Source::Idd {
+            return Some(n);
+        }
+        // The same for the region's own international prefix (US `011`): read again
+        // from the country code on.
+        parse(None, &after_international_prefix(text, region)?)
+    });
+    if let Some(n) = first {
         if n.is_valid() || plausible(&n) {
             return Some(e164(&n));
         }
     }
     if !international {
         // Written without its `+`: accept it only when valid as international.
-        let with_plus = format!("+{text}");
-        if let Some(n) = parse(None, &with_plus) {
+        if let Some(n) = parse(None, &format!("+{text}")) {
             if n.is_valid() {
                 return Some(e164(&n));
             }
         }
     }
     None
+}
+
+/// `text` with `+` in place of the region's international prefix (`011 33 6…` in US
+/// → `+33 6…`).
+fn after_international_prefix(text: &str, region: Region) -> Option<String> {
+    let idd = DATABASE.by_id(region.code())?.international_prefix()?;
+    let digits: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || " .-()/".contains(*c))
+        .filter(char::is_ascii_digit)
+        .collect();
+    let prefix = idd.find(&digits).filter(|m| m.start() == 0)?;
+    let mut left = prefix.end();
+    let rest = text.char_indices().find_map(|(i, c)| {
+        if c.is_ascii_digit() {
+            left = left.checked_sub(1)?;
+            if left == 0 {
+                return Some(i + c.len_utf8());
+            }
+        }
+        None
+    })?;
+    Some(format!("+{}", &text[rest..]))
 }
 
 fn parse(region: Option<Id>, text: &str) -> Option<PhoneNumber> {
@@ -158,14 +196,31 @@ fn parse(region: Option<Id>, text: &str) -> Option<PhoneNumber> {
 fn plausible(n: &PhoneNumber) -> bool {
     let national = n.national().to_string();
     let len = national.len() as u16;
-    DATABASE
-        .by_code(&n.code().value())
-        .is_some_and(|metas| {
-            metas.iter().any(|m| {
-                let general = m.descriptors().general();
-                general.possible_length().contains(&len) && general.is_match(&national)
-            })
+    DATABASE.by_code(&n.code().value()).is_some_and(|metas| {
+        metas.iter().any(|m| {
+            let d = m.descriptors();
+            // The general description's lengths are the union of the number types'
+            // (libphonenumber's rule; the metadata leaves them out of the general one).
+            let typed = [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.personal_number(),
+                d.voip(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ];
+            let possible = d.general().possible_length().contains(&len)
+                || typed
+                    .into_iter()
+                    .flatten()
+                    .any(|t| t.possible_length().contains(&len));
+            possible && d.general().is_match(&national)
         })
+    })
 }
 
 fn e164(n: &PhoneNumber) -> String {
@@ -242,6 +297,10 @@ mod tests {
             e("011 33 6 12 34 56 78", Region::US).as_deref(),
             Some("+33612345678")
         );
+        assert_eq!(
+            e("011 33 1 41 00 00 07", Region::US).as_deref(),
+            Some("+33141000007")
+        );
     }
 
     #[test]
@@ -274,6 +333,18 @@ mod tests {
                 Some("+447700900123"),
                 "{region}"
             );
+            // A country code whose national number starts like the region's national
+            // prefix (US `1`).
+            assert_eq!(
+                e("+33 1 42 68 53 00", region).as_deref(),
+                Some("+33142685300"),
+                "{region}"
+            );
+            assert_eq!(
+                e("(+33) 1 42 68 53 00", region).as_deref(),
+                Some("+33142685300"),
+                "{region}"
+            );
             // `00` is accepted whatever the region's own international prefix.
             assert_eq!(
                 e("0033 6 12 34 56 78", region).as_deref(),
@@ -300,10 +371,15 @@ mod tests {
     #[test]
     fn a_missing_plus_is_restored_only_for_valid_numbers() {
         assert_eq!(
-            e("447700900123", Region::FR).as_deref(),
-            Some("+447700900123")
+            e("447400123456", Region::FR).as_deref(),
+            Some("+447400123456")
         );
-        assert_eq!(e("33612345678", Region::FR).as_deref(), Some("+33612345678"));
+        // Not valid (a drama number): no `+` is made up for it.
+        assert_eq!(e("447700900123", Region::FR), None);
+        assert_eq!(
+            e("33612345678", Region::FR).as_deref(),
+            Some("+33612345678")
+        );
     }
 
     #[test]
@@ -394,6 +470,9 @@ mod tests {
             assert!(e(&raw, Region::FR).is_some(), "{raw}");
         }
         let per = start.elapsed() / 2_000;
-        assert!(per < std::time::Duration::from_millis(2), "{per:?} per number");
+        assert!(
+            per < std::time::Duration::from_millis(2),
+            "{per:?} per number"
+        );
     }
 }

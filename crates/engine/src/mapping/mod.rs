@@ -381,7 +381,11 @@ mod tests {
         assert_eq!(g["phone"], json!("+14155552671"));
         assert_eq!(g["phone"], s["phone"]);
         m.set_phone_region(Region::FR);
-        let s = sellsy::read(&json!({"id": 1, "phone_number": "01 42 68 53 00"}), None, &m);
+        let s = sellsy::read(
+            &json!({"id": 1, "phone_number": "01 42 68 53 00"}),
+            None,
+            &m,
+        );
         assert_eq!(s["phone"], json!("+33142685300"));
     }
 }
