@@ -2,9 +2,21 @@
 //!
 //! A [`RateBudget`] keeps, per key (e.g. `ghl:<locationId>`), a sliding log of send
 //! times for each window (GHL: 100 / 10 s; Sellsy: per second, minute, day, month).
-//! [`RateBudget::acquire`] waits until every window has room. What the server reports in
-//! its headers is authoritative: [`RateBudget::observe`] folds it in, so requests sent
-//! by other processes sharing the same allowance are accounted for too.
+//! [`RateBudget::acquire`] (or [`RateBudget::try_acquire`]) takes a slot only when every
+//! window has room. What the server reports in its headers is authoritative:
+//! [`RateBudget::observe`] folds it in, so requests sent by other processes sharing the
+//! same allowance are accounted for too.
+//!
+//! When a window is spent, the wait is the longest of "time until that window frees a
+//! slot" over the spent windows only: a spent per-second window with room left in the
+//! minute waits for the next second, a spent minute waits until the oldest request it
+//! counted ages out. A window that would free only after [`MAX_WINDOW_WAIT`] (a day or a
+//! month spent) is not slept on: the request fails with [`Error::DailyLimitReached`].
+//!
+//! Everything a server says is bounded before it is used (see the constants below): a
+//! header can neither panic the client, nor make it allocate, nor make it sleep for
+//! days. The log keeps at most [`LOG_BUCKETS`] + 1 entries per window whatever the
+//! limit, so its memory never depends on a value a server sent.
 //!
 //! Hand-written rather than `governor` because the budget must learn from response
 //! headers (remaining counts, limits, daily exhaustion), which GCRA state cannot take.
@@ -16,6 +28,58 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::{Error, RateLimitInfo};
+
+// Bounds on what a server may teach the budget. Real allowances are far inside them
+// (GHL: 100 per 10 s and 200 000 a day; Sellsy: a few per second); a value outside is a
+// broken or hostile header, clamped rather than trusted.
+
+/// A learned limit allows at most this many requests per second of its window
+/// (100 000 for GHL's 10 s window, 10 000 for a 1 s window; never more than `u32::MAX`).
+pub const MAX_LEARNED_RATE_PER_SEC: u64 = 10_000;
+/// A learned window is at most one day long.
+pub const MAX_LEARNED_INTERVAL: Duration = Duration::from_secs(86_400);
+/// The longest pause after a 429, whatever `Retry-After` says (5 minutes).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The longest [`RateBudget::acquire`] sleeps for a window to free a slot (15 minutes).
+/// A window that frees later (a spent day or month) fails with
+/// [`Error::DailyLimitReached`] instead of holding the caller for hours.
+pub const MAX_WINDOW_WAIT: Duration = Duration::from_secs(15 * 60);
+/// The longest a key is refused after [`RateBudget::mark_exhausted`] (31 days: a month).
+pub const MAX_EXHAUSTED: Duration = Duration::from_secs(31 * 86_400);
+/// Sends closer together than 1/`LOG_BUCKETS` of a window share one log entry, so a
+/// window's log never holds more than `LOG_BUCKETS` + 1 entries, however large its
+/// limit. Shared entries age out with their newest send, so counting stays
+/// conservative (a slot frees at most 1/1024 of the window late, never early).
+pub const LOG_BUCKETS: u32 = 1024;
+
+/// The most requests a window of `interval` may be taught to allow (at least 1).
+pub fn max_learned_limit(interval: Duration) -> u32 {
+    let cap = (MAX_LEARNED_RATE_PER_SEC as f64 * interval.as_secs_f64()).floor();
+    if cap >= u32::MAX as f64 {
+        u32::MAX
+    } else {
+        (cap as u32).max(1)
+    }
+}
+
+/// A limit a server reported for a window of `interval`: `None` for 0 ("unknown, keep
+/// what we have"), otherwise at most [`max_learned_limit`].
+pub fn clamp_limit(limit: u64, interval: Duration) -> Option<u32> {
+    if limit == 0 {
+        return None;
+    }
+    Some(limit.min(max_learned_limit(interval) as u64) as u32)
+}
+
+/// A window length a server reported: `None` for zero, otherwise at most
+/// [`MAX_LEARNED_INTERVAL`].
+pub fn clamp_interval(interval: Duration) -> Option<Duration> {
+    if interval.is_zero() {
+        None
+    } else {
+        Some(interval.min(MAX_LEARNED_INTERVAL))
+    }
+}
 
 /// One window: at most `limit` requests in any `interval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,31 +102,111 @@ pub struct Observation {
     pub interval: Option<Duration>,
 }
 
+/// Requests counted between `first` and `last` (one entry per slice of the window).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    first: Instant,
+    last: Instant,
+    count: u64,
+}
+
 #[derive(Debug)]
 struct WindowState {
     spec: Window,
-    sent: VecDeque<Instant>,
+    /// Oldest first; at most [`LOG_BUCKETS`] + 1 entries.
+    log: VecDeque<Entry>,
+    /// Sum of the entries' counts.
+    total: u64,
+    /// The server stated this window's limit (a limit header, Sellsy's `/quotas`); until
+    /// then `spec.limit` is our guess.
+    limit_known: bool,
+    /// The server said the window is spent; it has no room before this instant.
+    spent_until: Option<Instant>,
 }
 
 impl WindowState {
+    fn new(spec: Window) -> Self {
+        WindowState {
+            spec,
+            log: VecDeque::new(),
+            total: 0,
+            limit_known: false,
+            spent_until: None,
+        }
+    }
+
     fn prune(&mut self, now: Instant) {
-        while let Some(&front) = self.sent.front() {
-            if now.duration_since(front) >= self.spec.interval {
-                self.sent.pop_front();
+        while let Some(front) = self.log.front() {
+            if now.saturating_duration_since(front.last) >= self.spec.interval {
+                self.total = self.total.saturating_sub(front.count);
+                self.log.pop_front();
             } else {
                 break;
             }
         }
+        if self.spent_until.is_some_and(|s| s <= now) {
+            self.spent_until = None;
+        }
     }
 
-    /// How long until one more request fits.
-    fn wait(&self, now: Instant, margin: Duration) -> Duration {
-        if (self.sent.len() as u32) < self.spec.limit {
-            return Duration::ZERO;
+    /// Count `n` requests at `now`.
+    fn record(&mut self, now: Instant, n: u64) {
+        if n == 0 {
+            return;
         }
-        let idx = self.sent.len() - self.spec.limit as usize;
-        let free_at = self.sent[idx] + self.spec.interval + margin;
-        free_at.saturating_duration_since(now)
+        let slice = (self.spec.interval / LOG_BUCKETS).max(Duration::from_micros(1));
+        self.total = self.total.saturating_add(n);
+        if let Some(back) = self.log.back_mut() {
+            if now.saturating_duration_since(back.first) < slice {
+                back.last = back.last.max(now);
+                back.count = back.count.saturating_add(n);
+                return;
+            }
+        }
+        self.log.push_back(Entry {
+            first: now,
+            last: now,
+            count: n,
+        });
+    }
+
+    /// How long until one more request fits (`Duration::MAX`: not in any foreseeable
+    /// time). Zero when the window has room.
+    fn wait(&self, now: Instant, margin: Duration) -> Duration {
+        let spent = self
+            .spent_until
+            .map(|s| s.saturating_duration_since(now))
+            .unwrap_or_default();
+        let limit = u64::from(self.spec.limit);
+        if self.total < limit {
+            return spent;
+        }
+        // The slot frees when enough of the oldest requests age out.
+        let mut to_free = self.total - limit + 1;
+        let mut free_at = None;
+        for e in &self.log {
+            if e.count >= to_free {
+                free_at = e.last.checked_add(self.spec.interval);
+                break;
+            }
+            to_free -= e.count;
+        }
+        let log_wait = match free_at.and_then(|f| f.checked_add(margin)) {
+            Some(at) => at.saturating_duration_since(now),
+            // A limit of 0 (a window that never has room) or an instant past the clock.
+            None => Duration::MAX,
+        };
+        log_wait.max(spent)
+    }
+
+    /// The spent window, as the error reports it.
+    fn info(&self) -> RateLimitInfo {
+        RateLimitInfo {
+            max: Some(u64::from(self.spec.limit)),
+            remaining: Some(0),
+            interval: Some(self.spec.interval),
+            ..RateLimitInfo::default()
+        }
     }
 }
 
@@ -76,7 +220,9 @@ struct KeyState {
 /// Counters for metrics and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetStats {
+    /// Slots taken.
     pub acquired: u64,
+    /// Times a caller had to wait for a slot.
     pub waited: u64,
     pub observed_429: u64,
 }
@@ -91,7 +237,20 @@ pub struct RateBudget {
     stats: Mutex<BudgetStats>,
 }
 
+fn later(a: Option<Instant>, b: Instant) -> Instant {
+    a.map_or(b, |a| a.max(b))
+}
+
+/// `now + d`, or (far past any wait the budget honours) `now + MAX_EXHAUSTED`.
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(MAX_EXHAUSTED))
+        .unwrap_or(now)
+}
+
 impl RateBudget {
+    /// A budget whose keys start with `defaults` (trusted as given: the bounds apply to
+    /// what servers report, not to what the program configures).
     pub fn new(defaults: Vec<Window>) -> Self {
         RateBudget {
             defaults,
@@ -119,14 +278,7 @@ impl RateBudget {
     fn with_key<R>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> R) -> R {
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         let state = keys.entry(key.to_string()).or_insert_with(|| KeyState {
-            windows: self
-                .defaults
-                .iter()
-                .map(|w| WindowState {
-                    spec: *w,
-                    sent: VecDeque::new(),
-                })
-                .collect(),
+            windows: self.defaults.iter().map(|w| WindowState::new(*w)).collect(),
             blocked_until: None,
             exhausted: None,
         });
@@ -139,91 +291,158 @@ impl RateBudget {
         }
     }
 
+    /// Take a slot for `key` now if every window has room (`Ok(ZERO)`); otherwise take
+    /// nothing and say how long to wait before asking again. Fails when the daily
+    /// allowance is known to be spent, or when a window frees only after
+    /// [`MAX_WINDOW_WAIT`].
+    pub fn try_acquire(&self, key: &str) -> Result<Duration, Error> {
+        let now = Instant::now();
+        let margin = self.margin;
+        let wait = self.with_key(key, |st| {
+            if let Some((until, info)) = &st.exhausted {
+                if now < *until {
+                    return Err(Error::DailyLimitReached {
+                        key: key.to_string(),
+                        limits: Box::new(info.clone()),
+                    });
+                }
+                st.exhausted = None;
+            }
+            let mut wait = st
+                .blocked_until
+                .map(|b| b.saturating_duration_since(now))
+                .unwrap_or_default();
+            for w in &mut st.windows {
+                w.prune(now);
+                let w_wait = w.wait(now, margin);
+                if w_wait > MAX_WINDOW_WAIT {
+                    return Err(Error::DailyLimitReached {
+                        key: key.to_string(),
+                        limits: Box::new(w.info()),
+                    });
+                }
+                wait = wait.max(w_wait);
+            }
+            if wait.is_zero() {
+                for w in &mut st.windows {
+                    w.record(now, 1);
+                }
+            }
+            Ok(wait)
+        })?;
+        if wait.is_zero() {
+            self.bump(|s| s.acquired += 1);
+        } else {
+            self.bump(|s| s.waited += 1);
+        }
+        Ok(wait)
+    }
+
     /// Wait until a request for `key` fits every window, then count it.
     /// Fails at once when the daily allowance is known to be spent.
     pub async fn acquire(&self, key: &str) -> Result<(), Error> {
-        let mut waited = false;
         loop {
-            let now = Instant::now();
-            let margin = self.margin;
-            let decision = self.with_key(key, |st| {
-                if let Some((until, info)) = &st.exhausted {
-                    if now < *until {
-                        return Err(Error::DailyLimitReached {
-                            key: key.to_string(),
-                            limits: Box::new(info.clone()),
-                        });
-                    }
-                    st.exhausted = None;
-                }
-                let mut wait = st
-                    .blocked_until
-                    .map(|b| b.saturating_duration_since(now))
-                    .unwrap_or_default();
-                for w in &mut st.windows {
-                    w.prune(now);
-                    wait = wait.max(w.wait(now, margin));
-                }
-                if wait.is_zero() {
-                    for w in &mut st.windows {
-                        w.sent.push_back(now);
-                    }
-                }
-                Ok(wait)
-            })?;
-            if decision.is_zero() {
-                self.bump(|s| {
-                    s.acquired += 1;
-                    if waited {
-                        s.waited += 1;
-                    }
-                });
+            let wait = self.try_acquire(key)?;
+            if wait.is_zero() {
                 return Ok(());
             }
-            waited = true;
-            tokio::time::sleep(decision).await;
+            tokio::time::sleep(wait).await;
         }
     }
 
-    /// Fold in what the server reported for window `index` of `key`.
+    /// How long until a request for `key` would fit, without taking a slot: the longest
+    /// over the spent windows (and a 429 hold) of the time until each frees a slot.
+    /// `Duration::MAX` when a window would not free within [`MAX_WINDOW_WAIT`].
+    pub fn next_slot_in(&self, key: &str) -> Duration {
+        let now = Instant::now();
+        let margin = self.margin;
+        self.with_key(key, |st| {
+            let mut wait = st
+                .blocked_until
+                .map(|b| b.saturating_duration_since(now))
+                .unwrap_or_default();
+            for w in &mut st.windows {
+                w.prune(now);
+                let w_wait = w.wait(now, margin);
+                if w_wait > MAX_WINDOW_WAIT {
+                    return Duration::MAX;
+                }
+                wait = wait.max(w_wait);
+            }
+            wait
+        })
+    }
+
+    /// When the newest slot of `key` was taken (or the newest request the server
+    /// reported was counted), if any is still inside a window.
+    pub fn newest_slot(&self, key: &str) -> Option<Instant> {
+        self.with_key(key, |st| {
+            st.windows
+                .iter()
+                .filter_map(|w| w.log.back().map(|e| e.last))
+                .max()
+        })
+    }
+
+    /// Fold in what the server reported for window `index` of `key`. Out-of-range
+    /// values are clamped ([`clamp_limit`], [`clamp_interval`]); a limit or interval of
+    /// 0 is ignored.
     pub fn observe(&self, key: &str, index: usize, obs: Observation) {
         let now = Instant::now();
         self.with_key(key, |st| {
             let Some(w) = st.windows.get_mut(index) else {
                 return;
             };
-            if let Some(limit) = obs.limit.filter(|l| *l > 0) {
-                w.spec.limit = limit;
-            }
-            if let Some(interval) = obs.interval.filter(|i| !i.is_zero()) {
+            if let Some(interval) = obs.interval.and_then(clamp_interval) {
                 w.spec.interval = interval;
+                if w.limit_known {
+                    w.spec.limit = w.spec.limit.min(max_learned_limit(interval));
+                }
+                // A spent window frees within its (new) length.
+                let bound = after(now, interval);
+                w.spent_until = w.spent_until.map(|s| s.min(bound));
+            }
+            if let Some(limit) = obs
+                .limit
+                .and_then(|l| clamp_limit(u64::from(l), w.spec.interval))
+            {
+                w.spec.limit = limit;
+                w.limit_known = true;
             }
             w.prune(now);
-            if let Some(remaining) = obs.remaining {
-                let server_used = w.spec.limit.saturating_sub(remaining) as usize;
-                // Others (other processes, other tools) spent part of the window: count it.
-                while w.sent.len() < server_used {
-                    w.sent.push_back(now);
-                }
-                if remaining == 0 {
-                    let until = now + w.spec.interval;
-                    st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
-                }
+            let Some(remaining) = obs.remaining else {
+                return;
+            };
+            let server_used = u64::from(w.spec.limit.saturating_sub(remaining));
+            // Others (other processes, other tools) spent part of the window: count it.
+            // Their requests are placed now, the latest they can have been counted.
+            if w.total < server_used {
+                w.record(now, server_used - w.total);
+            }
+            if remaining == 0 && !w.limit_known {
+                // With a known limit the log says when the oldest request the server
+                // counted ages out. With a guessed one it cannot tell which of our
+                // requests the server counted; the one just answered was, so the window
+                // frees a slot at the latest one interval after now.
+                let until = after(now, w.spec.interval);
+                w.spent_until = Some(later(w.spent_until, until));
             }
         });
     }
 
-    /// The daily allowance is spent: refuse requests for `key` until `resets_in` passes.
+    /// The daily allowance is spent: refuse requests for `key` until `resets_in` passes
+    /// (at most [`MAX_EXHAUSTED`]).
     pub fn mark_exhausted(&self, key: &str, resets_in: Duration, info: RateLimitInfo) {
-        let until = Instant::now() + resets_in;
+        let until = after(Instant::now(), resets_in.min(MAX_EXHAUSTED));
         self.with_key(key, |st| st.exhausted = Some((until, info)));
     }
 
-    /// The server answered 429: hold every request for `key` for `pause`.
+    /// The server answered 429: hold every request for `key` for `pause` (at most
+    /// [`MAX_RETRY_AFTER`]).
     pub fn on_rejected(&self, key: &str, pause: Duration) {
-        let until = Instant::now() + pause;
+        let until = after(Instant::now(), pause.min(MAX_RETRY_AFTER));
         self.with_key(key, |st| {
-            st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
+            st.blocked_until = Some(later(st.blocked_until, until));
         });
         self.bump(|s| s.observed_429 += 1);
     }
@@ -236,6 +455,11 @@ impl RateBudget {
                 .map(|w| w.spec.interval)
                 .unwrap_or(Duration::from_secs(1))
         })
+    }
+
+    /// The current limits of `key`'s windows (defaults, or what the server taught).
+    pub fn windows(&self, key: &str) -> Vec<Window> {
+        self.with_key(key, |st| st.windows.iter().map(|w| w.spec).collect())
     }
 }
 
@@ -252,7 +476,6 @@ pub fn until_utc_midnight() -> Duration {
         None => Duration::from_secs(3600),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +529,299 @@ mod tests {
             Err(Error::DailyLimitReached { .. })
         ));
         assert!(budget.acquire("other").await.is_ok());
+    }
+
+    fn entries(budget: &RateBudget, key: &str) -> Vec<usize> {
+        budget.with_key(key, |st| st.windows.iter().map(|w| w.log.len()).collect())
+    }
+
+    fn sellsy_like() -> RateBudget {
+        RateBudget::new(vec![
+            Window::new(5, Duration::from_secs(1)),
+            Window::new(150, Duration::from_secs(60)),
+            Window::new(50_000, Duration::from_secs(86_400)),
+            Window::new(1_000_000, Duration::from_secs(30 * 86_400)),
+        ])
+    }
+
+    fn remaining(n: u32) -> Observation {
+        Observation {
+            remaining: Some(n),
+            ..Observation::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spent_second_with_room_in_the_minute_waits_for_the_next_second() {
+        let budget = sellsy_like();
+        for _ in 0..3 {
+            budget.acquire("k").await.unwrap();
+        }
+        budget.observe("k", 0, remaining(0));
+        budget.observe("k", 1, remaining(100));
+        budget.observe("k", 2, remaining(40_000));
+        budget.observe("k", 3, remaining(900_000));
+        let wait = budget.next_slot_in("k");
+        assert!(wait > Duration::ZERO, "the second is spent");
+        assert!(wait <= Duration::from_millis(1_050), "{wait:?}");
+        let start = Instant::now();
+        budget.acquire("k").await.unwrap();
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(1) - Duration::from_millis(5)
+                && took <= Duration::from_millis(1_050),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spent_minute_with_known_limit_waits_for_its_oldest_request() {
+        let budget = RateBudget::new(vec![
+            Window::new(5, Duration::from_secs(1)),
+            Window::new(150, Duration::from_secs(60)),
+        ])
+        .with_margin(Duration::ZERO);
+        budget.observe(
+            "k",
+            1,
+            Observation {
+                limit: Some(10),
+                ..Observation::default()
+            },
+        );
+        // Ten requests, one every 2 s: the oldest is 18 s old after the last one.
+        for i in 0..10 {
+            if i > 0 {
+                tokio::time::advance(Duration::from_secs(2)).await;
+            }
+            budget.acquire("k").await.unwrap();
+        }
+        budget.observe("k", 0, remaining(4));
+        budget.observe("k", 1, remaining(0));
+        let wait = budget.next_slot_in("k");
+        assert_eq!(
+            wait,
+            Duration::from_secs(42),
+            "60 s after the oldest, not a full minute"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spent_minute_with_a_guessed_limit_waits_at_most_the_minute() {
+        let budget = sellsy_like();
+        budget.acquire("k").await.unwrap();
+        tokio::time::advance(Duration::from_secs(20)).await;
+        budget.observe("k", 1, remaining(0));
+        let wait = budget.next_slot_in("k");
+        assert!(
+            wait >= Duration::from_secs(40) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        let start = Instant::now();
+        budget.acquire("k").await.unwrap();
+        assert!(start.elapsed() <= Duration::from_secs(60) + Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_is_the_longest_over_spent_windows_only() {
+        let budget = RateBudget::new(vec![
+            Window::new(2, Duration::from_secs(1)),
+            Window::new(3, Duration::from_secs(10)),
+        ])
+        .with_margin(Duration::ZERO);
+        budget.acquire("k").await.unwrap();
+        budget.acquire("k").await.unwrap();
+        // Only the second is spent: next second.
+        assert_eq!(budget.next_slot_in("k"), Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        budget.acquire("k").await.unwrap();
+        // Both spent now: the 10 s window frees when the first request turns 10 s old.
+        assert_eq!(budget.next_slot_in("k"), Duration::from_secs(9));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_day_or_month_stops_instead_of_sleeping() {
+        for index in [2, 3] {
+            let budget = sellsy_like();
+            budget.acquire("k").await.unwrap();
+            budget.observe("k", index, remaining(0));
+            let start = Instant::now();
+            let err = budget.acquire("k").await.unwrap_err();
+            assert!(matches!(err, Error::DailyLimitReached { .. }), "{err}");
+            assert_eq!(start.elapsed(), Duration::ZERO, "no sleep");
+            assert_eq!(budget.next_slot_in("k"), Duration::MAX);
+        }
+        // Learned from the account's quotas: the day's limit used up locally.
+        let budget = RateBudget::new(vec![Window::new(3, Duration::from_secs(86_400))]);
+        for _ in 0..3 {
+            budget.acquire("k").await.unwrap();
+        }
+        assert!(matches!(
+            budget.acquire("k").await,
+            Err(Error::DailyLimitReached { .. })
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_limit_or_padding_never_grows_the_log() {
+        let budget = RateBudget::new(vec![Window::new(u32::MAX, Duration::from_secs(10))]);
+        // The server reports almost all of four billion requests spent by others.
+        budget.observe("k", 0, remaining(1));
+        assert_eq!(entries(&budget, "k"), vec![1]);
+        assert!(budget.try_acquire("k").unwrap().is_zero());
+        assert!(!budget.try_acquire("k").unwrap().is_zero(), "now spent");
+
+        // 200 000 real sends spread over the window: coalesced into slices.
+        let budget = RateBudget::new(vec![Window::new(1_000_000, Duration::from_secs(10))]);
+        for _ in 0..200_000 {
+            budget.acquire("k").await.unwrap();
+            tokio::time::advance(Duration::from_micros(50)).await;
+        }
+        let n = entries(&budget, "k")[0];
+        assert!(n <= LOG_BUCKETS as usize + 2, "{n} entries");
+        assert_eq!(budget.with_key("k", |st| st.windows[0].total), 200_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_inputs_are_clamped() {
+        let budget = RateBudget::ghl_default();
+        budget.observe(
+            "k",
+            0,
+            Observation {
+                limit: Some(u32::MAX),
+                remaining: Some(0),
+                interval: Some(Duration::MAX),
+            },
+        );
+        assert_eq!(
+            budget.windows("k"),
+            vec![Window::new(
+                max_learned_limit(MAX_LEARNED_INTERVAL),
+                MAX_LEARNED_INTERVAL
+            )]
+        );
+        assert_eq!(max_learned_limit(Duration::from_secs(10)), 100_000);
+        assert_eq!(max_learned_limit(Duration::from_nanos(1)), 1);
+        budget.observe(
+            "k",
+            0,
+            Observation {
+                limit: Some(0),
+                remaining: None,
+                interval: Some(Duration::ZERO),
+            },
+        );
+        assert_eq!(
+            budget.windows("k")[0].interval,
+            MAX_LEARNED_INTERVAL,
+            "0 keeps what was known"
+        );
+        // Pauses and exhaustion far in the future do not overflow the clock.
+        let other = RateBudget::ghl_default();
+        other.on_rejected("k", Duration::MAX);
+        let start = Instant::now();
+        other.acquire("k").await.unwrap();
+        assert!(start.elapsed() <= MAX_RETRY_AFTER + Duration::from_millis(1));
+        other.mark_exhausted("k", Duration::MAX, RateLimitInfo::default());
+        assert!(other.try_acquire("k").is_err());
+        // A window configured with no room at all fails instead of panicking.
+        let none = RateBudget::new(vec![Window::new(0, Duration::from_secs(1))]);
+        assert!(none.try_acquire("k").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn try_acquire_takes_nothing_when_it_says_wait() {
+        let budget = RateBudget::new(vec![Window::new(1, Duration::from_secs(1))]);
+        assert!(budget.try_acquire("k").unwrap().is_zero());
+        let first = budget.newest_slot("k").unwrap();
+        tokio::time::advance(Duration::from_millis(300)).await;
+        assert!(!budget.try_acquire("k").unwrap().is_zero());
+        assert_eq!(budget.newest_slot("k"), Some(first));
+        assert_eq!(budget.stats().acquired, 1);
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn observation() -> impl Strategy<Value = Observation> {
+            (
+                proptest::option::of(any::<u32>()),
+                proptest::option::of(any::<u32>()),
+                proptest::option::of(prop_oneof![
+                    any::<u64>().prop_map(Duration::from_millis),
+                    any::<u64>().prop_map(Duration::from_nanos),
+                    Just(Duration::MAX),
+                    Just(Duration::ZERO),
+                ]),
+            )
+                .prop_map(|(limit, remaining, interval)| Observation {
+                    limit,
+                    remaining,
+                    interval,
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever servers report, the budget stays usable: a slot within the
+            /// longest bounded wait, or an immediate `DailyLimitReached` only when a
+            /// learned window is longer than the budget will sleep.
+            #[test]
+            fn learning_keeps_the_budget_usable(
+                steps in proptest::collection::vec(
+                    (0usize..3, observation(), proptest::option::of(any::<u64>())),
+                    1..12,
+                ),
+            ) {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .start_paused(true)
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let budget = RateBudget::new(vec![
+                        Window::new(5, Duration::from_secs(1)),
+                        Window::new(100, Duration::from_secs(10)),
+                    ]);
+                    for (index, obs, pause) in steps {
+                        budget.observe("k", index, obs);
+                        if let Some(ms) = pause {
+                            budget.on_rejected("k", Duration::from_millis(ms));
+                        }
+                    }
+                    for w in budget.windows("k") {
+                        prop_assert!(w.interval <= MAX_LEARNED_INTERVAL);
+                        prop_assert!(w.limit >= 1);
+                        prop_assert!(w.limit <= max_learned_limit(w.interval).max(100));
+                    }
+                    for n in entries(&budget, "k") {
+                        prop_assert!(n <= 1, "{n} entries");
+                    }
+                    let long = budget
+                        .windows("k")
+                        .iter()
+                        .any(|w| w.interval + Duration::from_millis(50) > MAX_WINDOW_WAIT);
+                    let start = Instant::now();
+                    match budget.acquire("k").await {
+                        Ok(()) => {
+                            let took = start.elapsed();
+                            prop_assert!(
+                                took <= MAX_WINDOW_WAIT.max(MAX_RETRY_AFTER),
+                                "{took:?}"
+                            );
+                        }
+                        Err(Error::DailyLimitReached { .. }) => {
+                            prop_assert!(long, "stopped though every window frees soon");
+                            prop_assert_eq!(start.elapsed(), Duration::ZERO);
+                        }
+                        Err(e) => prop_assert!(false, "{e}"),
+                    }
+                    Ok(())
+                })?;
+            }
+        }
     }
 }
