@@ -131,12 +131,14 @@ pub struct SyncSettings {
     /// Writes (creates + updates + deletes) per run, both sides together.
     #[serde(default = "default_max_writes")]
     pub max_writes_per_run: usize,
-    /// Linked contacts whose tasks and notes are reconciled per cycle.
+    /// In continuous mode after its first cycle, linked contacts never read whose GHL
+    /// notes are read per cycle (GHL has no bulk notes listing).
     #[serde(default = "default_sweep")]
     pub sweep_max_contacts: usize,
-    /// In continuous mode, GHL calls per day the task/note sweep may spend (GHL allows
-    /// 200,000 per location and day, shared with everything else): the sweep size per
-    /// cycle is derived from it and the poll interval.
+    /// In continuous mode, GHL calls per day the reading of never-read contacts' notes
+    /// may spend (GHL allows 200,000 per location and day, shared with everything
+    /// else): with the poll interval it bounds that reading per cycle. The rotating
+    /// re-read of covered contacts is bounded by `notes_sweep_daily_share`.
     #[serde(default = "default_sweep_daily_calls")]
     pub sweep_daily_calls: u64,
     /// In continuous mode, the full id listing that detects deletions runs every N

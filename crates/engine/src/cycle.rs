@@ -160,7 +160,9 @@ impl Engine {
             }
             let waiting = tally.waiting.load(Ordering::Relaxed) > 0;
             let more_rounds = round < 4;
-            let may_wait = waiting && !cx.capped() && waited.elapsed() < lookback + Duration::from_secs(5);
+            // `sync --once` waits for GHL's search a while (at most 90 s), then says so.
+            let wait_limit = (lookback + Duration::from_secs(5)).min(Duration::from_secs(90));
+            let may_wait = waiting && !cx.capped() && waited.elapsed() < wait_limit;
             if !more_rounds && !may_wait {
                 return Ok(());
             }
@@ -195,17 +197,20 @@ impl Engine {
     /// `sync.sweep_max_contacts` per cycle.
     async fn notes_sweep(&self, report: &mut CycleReport, progress: ProgressFn<'_>) -> Result<Vec<Gone>> {
         let cx = &self.cx;
-        let uncovered_cap = if cx.capped() {
-            cx.cfg.sync.sweep_max_contacts
-        } else {
-            usize::MAX >> 1
-        };
-        let mut due = cx.store.notes_due(uncovered_cap, true)?;
         let cycles_per_day = cx
             .cfg
             .poll_interval()
             .map(|i| (86_400 / i.as_secs().max(1)).max(1))
             .unwrap_or(288);
+        let uncovered_cap = if cx.capped() {
+            cx.cfg
+                .sync
+                .sweep_max_contacts
+                .min((cx.cfg.sync.sweep_daily_calls / cycles_per_day).max(1) as usize)
+        } else {
+            usize::MAX >> 1
+        };
+        let mut due = cx.store.notes_due(uncovered_cap, true)?;
         let share = (cx.cfg.sync.ghl_daily_limit as f64 * cx.cfg.sync.notes_sweep_daily_share
             / cycles_per_day as f64)
             .floor() as usize;
@@ -270,6 +275,39 @@ impl Engine {
         }
         if report.dry_run {
             return Ok(());
+        }
+        // Tasks and notes of a contact that is itself gone follow their contact: their
+        // links are retired with it, and they are not deletions of their own.
+        let gone_contacts: std::collections::HashSet<String> = gone
+            .iter()
+            .filter(|g| g.kind == Kind::Contact)
+            .map(|g| g.link.ghl_id.clone())
+            .collect();
+        let mut orphans = Vec::new();
+        let mut kept = Vec::new();
+        for g in gone {
+            let parent = g.link.parent_ghl_id.clone().unwrap_or_default();
+            let parent_active = g.kind == Kind::Contact
+                || (!gone_contacts.contains(&parent)
+                    && cx
+                        .store
+                        .link_by(Kind::Contact, Side::Ghl, &parent)?
+                        .is_some_and(|l| l.state == "active"));
+            if parent_active {
+                kept.push(g);
+            } else {
+                orphans.push(g);
+            }
+        }
+        let gone = kept;
+        for g in orphans {
+            let mut retired = g.link.clone();
+            retired.state = format!("deleted-{}", g.side.as_str());
+            cx.store.commit(&crate::store::Commit {
+                links: vec![retired],
+                forget: vec![(g.side, g.kind, g.link.id_of(g.side).to_string())],
+                ..crate::store::Commit::default()
+            })?;
         }
         let mut linked = std::collections::BTreeMap::new();
         for kind in [Kind::Contact, Kind::Task, Kind::Note] {

@@ -183,7 +183,16 @@ impl Engine {
         } else {
             sellsy.custom_fields().await?
         };
-        let mapping = Mapping::build(&cfg, &ghl_defs, &sellsy_defs)?;
+        let mut mapping = Mapping::build(&cfg, &ghl_defs, &sellsy_defs)?;
+        // Phones without a country code: the configured region, else the location's.
+        let country = match cfg.sync.default_phone_region {
+            Some(_) => None,
+            None => crate::phone::location_country(&ghl.client, &ghl.location_id).await,
+        };
+        let region =
+            crate::phone::resolve_region(cfg.sync.default_phone_region.as_deref(), country.as_deref())
+                .map_err(EngineError::Config)?;
+        mapping.set_phone_region(region);
         let task_label = if cfg.sync.tasks {
             let labels = sellsy.task_labels().await?;
             match &cfg.sync.sellsy_task_label {

@@ -128,7 +128,7 @@ async fn concurrent_edits_converge_per_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletions_archive_on_the_other_side() {
     let env = common::start(3, 3, FaultConfig::default()).await;
-    let engine = env.engine("").await;
+    let engine = env.engine("[sync]\ndeletion_guard_share = 0.5\n").await;
     assert!(engine
         .run_once(false, &common::quiet())
         .await

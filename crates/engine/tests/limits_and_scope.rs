@@ -8,26 +8,61 @@ use hlbridge_emulator::faults::FaultConfig;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caps_spread_the_work_over_runs() {
+async fn once_ignores_the_per_cycle_caps_continuous_mode_applies_them() {
+    // `sync --once` brings everything across whatever the caps.
     let env = common::start(0, 25, FaultConfig::default()).await;
     let engine = env.engine("[sync]\nmax_writes_per_run = 10\n").await;
     let first = engine.run_once(false, &common::quiet()).await.unwrap();
-    assert!(first.capped && !first.is_clean(), "{first:#?}");
-    assert_eq!(env.ghl.state().contact_count(), 10);
-    let mut runs = 1;
-    while !engine
-        .run_once(false, &common::quiet())
-        .await
-        .unwrap()
-        .is_clean()
-    {
-        runs += 1;
-        assert!(runs < 6, "never finished");
-    }
+    assert!(!first.capped && first.is_clean(), "{first:#?}");
     assert_eq!(env.ghl.state().contact_count(), 25);
-    for (e, n) in common::email_counts(&env.ghl_contacts()) {
-        assert_eq!(n, 1, "duplicate {e}");
-    }
+    env.cleanup();
+
+    // Continuous mode: the first cycle is the initial sync; later ones are capped.
+    std::env::set_var("HLBRIDGE_TEST_POLL_UNIT_MS", "3000");
+    let env = common::start(0, 0, FaultConfig::default()).await;
+    let engine = env.engine("[sync]\nmax_writes_per_run = 10\npoll_interval_minutes = 1\n").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let progress = move |p: hlbridge_engine::Progress| {
+        if let hlbridge_engine::Progress::Cycle(r) = p {
+            let _ = tx.send(*r);
+        }
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let reports = async {
+        let first = rx.recv().await.expect("first cycle");
+        assert!(first.is_clean(), "{first:#?}");
+        let sellsy = env.sellsy_client();
+        for i in 0..25 {
+            sellsy
+                .call(
+                    "contacts.create-contact",
+                    hlbridge_core::call::CallInput::new().body(serde_json::json!({
+                        "last_name": format!("Later{i}"),
+                        "email": format!("later{i}@example.com"),
+                    })),
+                )
+                .await
+                .expect("sellsy contact");
+        }
+        let mut later = Vec::new();
+        let mut total = 0;
+        while total < 25 && later.len() < 12 {
+            let r = rx.recv().await.expect("a cycle");
+            total += r.ghl.created;
+            later.push(r);
+        }
+        let _ = stop_tx.send(());
+        later
+    };
+    let run = engine.run_continuous(&progress, async {
+        let _ = stop_rx.await;
+    });
+    let (later, done) = tokio::join!(reports, run);
+    done.unwrap();
+    assert!(later.iter().all(|r| r.ghl.created <= 10), "{later:#?}");
+    assert!(later.iter().any(|r| r.capped), "{later:#?}");
+    assert_eq!(env.ghl.state().contact_count(), 25);
+    std::env::remove_var("HLBRIDGE_TEST_POLL_UNIT_MS");
     env.cleanup();
 }
 
@@ -108,7 +143,10 @@ async fn updated_since_scope_skips_older_contacts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletions_can_propagate() {
     let env = common::start(3, 3, FaultConfig::default()).await;
-    let engine = env.engine("[sync]\ndeletions = \"propagate\"\n").await;
+    // One of three linked contacts is a third: more than the guard's 10 %.
+    let engine = env
+        .engine("[sync]\ndeletions = \"propagate\"\ndeletion_guard_share = 0.5\n")
+        .await;
     assert!(engine
         .run_once(false, &common::quiet())
         .await

@@ -21,7 +21,11 @@ fn titles(tasks: &[Value], key: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_and_notes_are_mirrored_both_ways() {
     let env = common::start(8, 6, FaultConfig::default()).await;
-    let engine = env.engine("").await;
+    // Deletions propagate here (the default archives: see scale_safety.rs), and the
+    // few tasks of this account would trip the mass-deletion guard's 10 %.
+    let engine = env
+        .engine("[sync]\ndeletions = \"propagate\"\ndeletion_guard_share = 1.0\n")
+        .await;
     let first = engine
         .run_once(false, &common::quiet())
         .await

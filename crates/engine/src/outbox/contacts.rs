@@ -216,6 +216,26 @@ impl Outbox<'_> {
         let mut concurrent_ghl_edit = false;
         let mut new_g = g.clone();
         let mut new_s = s.clone();
+        let mut plan = plan;
+        // Sellsy creates an address only with line 1, postal code, city and country:
+        // parts that cannot make one yet are not sent and not agreed (they go with the
+        // rest once it exists), instead of an update that writes nothing.
+        let address_keys = ["address", "city", "postal_code", "country"];
+        let has_address = meta_of(s).get("address").is_some_and(Value::is_object);
+        if !has_address && plan.to_sellsy.keys().any(|k| address_keys.contains(&k.as_str())) {
+            let mut merged = fields_of(s);
+            crate::context::apply(&mut merged, &plan.to_sellsy);
+            if address_keys.iter().any(|k| merged.get(*k).is_none()) {
+                let held: Changes = plan
+                    .to_sellsy
+                    .iter()
+                    .filter(|(k, _)| address_keys.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                restore(&mut shadow, old_shadow, &held);
+                plan.to_sellsy.retain(|k, _| !address_keys.contains(&k.as_str()));
+            }
+        }
         if !plan.to_ghl.is_empty() {
             match self.update_contact(Side::Ghl, link, s, &plan.to_ghl, tally).await? {
                 Some((rec, entry)) => {

@@ -45,8 +45,22 @@ impl Outbox<'_> {
     where
         Fut: Future<Output = Result<T>>,
     {
-        let target = intent.target;
         let entry = self.intend(intent)?;
+        self.send_entry(&entry, source, tally, send).await
+    }
+
+    /// As [`Outbox::send`] for an intent already recorded.
+    pub async fn send_entry<T, Fut>(
+        &self,
+        entry: &crate::store::OutboxEntry,
+        source: Option<&Record>,
+        tally: &Tally,
+        send: impl FnOnce() -> Fut,
+    ) -> Result<Option<(T, i64)>>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let target = entry.target;
         match send().await {
             Ok(v) => Ok(Some((v, entry.id))),
             Err(e) => {
@@ -75,13 +89,13 @@ impl Outbox<'_> {
             source_id: source.id.clone(),
             payload: Value::Object(fields.clone().into_iter().collect()),
         };
-        let entry = self.intend(intent.clone())?;
+        let entry = self.intend(intent)?;
         if self.tried_before(&entry) {
             if let Some(found) = self.find_item(kind, target, pair, fields).await? {
                 return Ok(Some((found, entry.id)));
             }
         }
-        self.send(intent, Some(source), tally, || {
+        self.send_entry(&entry, Some(source), tally, || {
             self.write_item(kind, target, pair, None, fields)
         })
         .await

@@ -17,6 +17,20 @@ use crate::error::{EngineError, Result};
 use crate::plan::tally::{is_permanent, Tally};
 use crate::store::{Commit, NewOutbox, OutboxEntry, Outcome, Record, Side};
 
+/// Prefix of the error of an attempt whose outcome is unknown (the connection was cut
+/// or timed out before an answer: the server may have applied it).
+pub(crate) const UNKNOWN: &str = "[outcome unknown] ";
+
+fn unknown_outcome(e: &EngineError) -> bool {
+    matches!(
+        e,
+        EngineError::Api {
+            source: hlbridge_core::Error::Network(_) | hlbridge_core::Error::Timeout(_),
+            ..
+        }
+    )
+}
+
 /// The outbox stage.
 pub(crate) struct Outbox<'a> {
     pub cx: &'a Ctx,
@@ -48,8 +62,16 @@ impl Outbox<'_> {
     }
 
     /// Whether the target's search has had time to show what an earlier attempt may
-    /// have created (`sync.lookback_minutes` since that attempt).
+    /// have created (`sync.lookback_minutes` since that attempt). Only attempts whose
+    /// outcome is unknown wait; a refused one (an HTTP error answer) did not create.
     pub fn settled(&self, entry: &OutboxEntry) -> bool {
+        if !entry
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(UNKNOWN))
+        {
+            return true;
+        }
         let lookback = chrono::Duration::milliseconds(
             (self.cfg.sync.lookback_minutes.max(0.0) * 60_000.0) as i64,
         );
@@ -86,7 +108,11 @@ impl Outbox<'_> {
             Side::Ghl => &tally.failed_ghl,
             Side::Sellsy => &tally.failed_sellsy,
         });
-        let msg = e.to_string();
+        let msg = if unknown_outcome(&e) {
+            format!("{UNKNOWN}{e}")
+        } else {
+            e.to_string()
+        };
         if is_permanent(&e) {
             self.store.finish(entry, Outcome::Failed(&msg))?;
             if let Some(rec) = source {

@@ -221,12 +221,16 @@ impl Planner<'_> {
             .filter(|(k, v)| fields.get(*k) == Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        // What was sent counts as agreed, even where the target could not take it
-        // (a partial Sellsy address): the target then shows an "emptied" field, which
-        // never overwrites a filled one, instead of a change to send again and again.
+        // What was sent counts as agreed, except address parts Sellsy could not take
+        // (it creates an address only when all four parts are there).
         if complete {
+            let address_keys = ["address", "city", "postal_code", "country"];
             for (k, v) in &wanted {
-                if let Some(v) = v {
+                // Address parts Sellsy could not take are not agreed (see apply_pair).
+                let lost = target == Side::Sellsy
+                    && address_keys.contains(&k.as_str())
+                    && created_fields.get(k) != v.as_ref();
+                if let (Some(v), false) = (v, lost) {
                     shadow.insert(k.clone(), v.clone());
                 }
             }

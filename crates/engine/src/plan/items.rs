@@ -168,6 +168,18 @@ impl Planner<'_> {
         Ok(())
     }
 
+    /// Notes the sync wrote land in the archive like the ones it read.
+    fn archive(&self, pair: &Pair, notes: &[&Record]) -> Result<()> {
+        for n in notes.iter().filter(|n| n.kind == Kind::Note) {
+            self.store.archive_note(&crate::intake::items::archived(
+                n,
+                Some(&pair.ghl),
+                Some(&pair.sellsy),
+            ))?;
+        }
+        Ok(())
+    }
+
     fn save_item_link(&self, pair: &Pair, g: &Record, s: &Record, entry: Option<i64>) -> Result<()> {
         let mut link = Link::new(g.kind, &g.id, &s.id);
         link.parent_ghl_id = Some(pair.ghl.clone());
@@ -181,6 +193,7 @@ impl Planner<'_> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .chain(std::iter::once(("_linked".to_string(), Value::Bool(true))))
             .collect();
+        self.archive(pair, &[g, s])?;
         let mut g2 = g.clone();
         g2.dirty = false;
         let mut s2 = s.clone();
@@ -255,6 +268,7 @@ impl Planner<'_> {
         if !ok {
             return Ok(());
         }
+        self.archive(&pair, &[&g_now, &s_now])?;
         let mut new_shadow = plan.shadow;
         new_shadow.insert("_linked".into(), Value::Bool(true));
         let mut link = link.clone();

@@ -776,7 +776,7 @@ mod tests {
     #[test]
     fn seen_records_become_dirty_only_when_they_change() {
         let s = SqliteStore::in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         let r = rec(Side::Ghl, "a", json!({"email": "a@x.io"}));
         assert_eq!(
             s.put_seen(std::slice::from_ref(&r), Some(("c", &json!([1]))))

@@ -26,7 +26,17 @@ pub fn local() -> std::net::SocketAddr {
 }
 
 pub async fn start(ghl_seed: usize, sellsy_seed: usize, faults: FaultConfig) -> Env {
-    let ghl_cfg = GhlConfig {
+    start_with(ghl_seed, sellsy_seed, faults, |_, _| {}).await
+}
+
+/// As [`start`], with the emulators' configurations adjusted first.
+pub async fn start_with(
+    ghl_seed: usize,
+    sellsy_seed: usize,
+    faults: FaultConfig,
+    tweak: impl FnOnce(&mut GhlConfig, &mut SellsyConfig),
+) -> Env {
+    let mut ghl_cfg = GhlConfig {
         seed_contacts: ghl_seed,
         rate_max: 1_000_000,
         rate_interval: Duration::from_secs(10),
@@ -34,7 +44,7 @@ pub async fn start(ghl_seed: usize, sellsy_seed: usize, faults: FaultConfig) -> 
         faults: faults.clone(),
         ..GhlConfig::default()
     };
-    let sellsy_cfg = SellsyConfig {
+    let mut sellsy_cfg = SellsyConfig {
         seed_contacts: sellsy_seed,
         quota_per_second: 1_000_000,
         quota_per_minute: 10_000_000,
@@ -43,6 +53,7 @@ pub async fn start(ghl_seed: usize, sellsy_seed: usize, faults: FaultConfig) -> 
         faults,
         ..SellsyConfig::default()
     };
+    tweak(&mut ghl_cfg, &mut sellsy_cfg);
     let ghl = hlbridge_emulator::ghl::start(ghl_cfg.clone(), local())
         .await
         .expect("ghl emulator");
