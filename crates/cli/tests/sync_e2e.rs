@@ -500,3 +500,40 @@ async fn continuous_sync_cycles_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(exit.code(), Some(0), "Ctrl-C stops cleanly");
     let _ = std::fs::remove_dir_all(&env.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mass_deletion_guard_holds_until_confirmed() {
+    let env = start(60, 0).await;
+    let (code, _, err) = env.run(&["sync", "--once"]).await;
+    assert_eq!(code, 0, "{err}");
+    // GHL's listings come back cut after 5 contacts: 55 of 60 linked contacts "vanish".
+    env.ghl.state().set_truncate_after(Some(5));
+    let (code, _, err) = env.run(&["sync", "--once"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("55 linked contacts of 60"), "{err}");
+    assert!(err.contains("--confirm-deletions"), "{err}");
+    let (code, out, _) = env.run(&["status", "--json"]).await;
+    assert_eq!(code, 0);
+    let status: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(status["deletions_held"], 55, "{status}");
+    assert_eq!(status["notes_sweep"]["total"], 60, "{status}");
+    let archived = env
+        .sellsy_contacts()
+        .iter()
+        .filter(|c| c["is_archived"] == true)
+        .count();
+    assert_eq!(archived, 0);
+    // Confirmed: applied, and the run is complete.
+    let (code, _, err) = env.run(&["sync", "--once", "--confirm-deletions"]).await;
+    assert_eq!(code, 0, "{err}");
+    let archived = env
+        .sellsy_contacts()
+        .iter()
+        .filter(|c| c["is_archived"] == true)
+        .count();
+    assert_eq!(archived, 55);
+    let (_, out, _) = env.run(&["status", "--json"]).await;
+    let status: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(status["deletions_held"], 0, "{status}");
+    let _ = std::fs::remove_dir_all(&env.dir);
+}
