@@ -537,3 +537,72 @@ async fn the_mass_deletion_guard_holds_until_confirmed() {
     assert_eq!(status["deletions_held"], 0, "{status}");
     let _ = std::fs::remove_dir_all(&env.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_the_outbox_of_a_1000_contact_run() {
+    // 500 GHL-only and 500 Sellsy-only contacts (with tasks and notes): the initial
+    // sync is killed several times while it writes, then finishes.
+    let env = start(500, 500).await;
+    let mut kills = 0;
+    for delay in [700u64, 1_500, 2_500, 4_000, 6_000] {
+        let mut child = env
+            .command(&["sync", "--once"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        if child.try_wait().unwrap().is_none() {
+            child.kill().await.unwrap(); // SIGKILL
+            kills += 1;
+        }
+    }
+    assert!(kills >= 3, "only {kills} kills landed during the run");
+    let mut code = -1;
+    for _ in 0..4 {
+        let (c, _, err) = env.run(&["sync", "--once"]).await;
+        code = c;
+        if c == 0 {
+            break;
+        }
+        eprintln!("after kills: exit {c}: {err}");
+    }
+    assert_eq!(code, 0);
+    let ghl = env.ghl_contacts();
+    let sellsy = env.sellsy_contacts();
+    assert_eq!((ghl.len(), sellsy.len()), (1000, 1000));
+    for (side, list) in [("GHL", &ghl), ("Sellsy", &sellsy)] {
+        for (e, n) in emails(list) {
+            assert_eq!(n, 1, "duplicate {e} in {side}");
+        }
+    }
+    // Every GHL task and note has exactly one Sellsy copy, and back.
+    let g = env.ghl.state();
+    let ghl_tasks: usize = g.contact_ids().iter().map(|id| g.tasks_of(id).len()).sum();
+    let ghl_notes: usize = g.contact_ids().iter().map(|id| g.notes_of(id).len()).sum();
+    let s = env.sellsy.state();
+    let store = s.store();
+    let sellsy_tasks = store
+        .tasks
+        .rows
+        .values()
+        .filter(|t| {
+            t.get("related")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|x| x["type"] == "contact"))
+        })
+        .count();
+    let sellsy_comments = store
+        .comments
+        .rows
+        .values()
+        .filter(|t| {
+            t.get("related")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|x| x["type"] == "contact"))
+        })
+        .count();
+    assert_eq!(ghl_tasks, sellsy_tasks, "tasks on contacts");
+    assert_eq!(ghl_notes, sellsy_comments, "notes ↔ comments");
+    let _ = std::fs::remove_dir_all(&env.dir);
+}
