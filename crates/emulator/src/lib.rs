@@ -8,6 +8,7 @@
 //!   connection);
 //! - [`control`]: pieces shared by both emulators' `/emulator/*` control endpoints.
 
+pub mod bench_seed;
 pub mod control;
 pub mod faults;
 pub mod ghl;
