@@ -7,6 +7,7 @@ macro_rules! outln {
     };
 }
 
+mod bench_cmd;
 mod connect_cmd;
 mod emulator_cmd;
 mod ghl_cmd;
@@ -60,6 +61,8 @@ enum Command {
     Notes(sync_cmd::NotesArgs),
     /// The main job: the sandbox (both emulators with demo data) when no credentials are set.
     Up(up_cmd::UpArgs),
+    /// Benchmarks against in-process emulators: `bench sync [--contacts N]`.
+    Bench(bench_cmd::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +105,7 @@ fn main() {
             Command::Status(args) => sync_cmd::run_status(args).await,
             Command::Conflicts(args) => sync_cmd::run_conflicts(args).await,
             Command::Notes(args) => sync_cmd::run_notes(args).await,
+            Command::Bench(args) => bench_cmd::run(args).await,
         }
     });
     std::process::exit(code);
