@@ -147,7 +147,7 @@ fn print_progress(p: &Progress, json: bool) {
             eprintln!("  reconciled {done}/{total}")
         }
         Progress::Swept { done, total } if !json && *done == *total => {
-            eprintln!("  swept tasks and notes of {done}/{total} linked contacts")
+            eprintln!("  read the GHL notes of {done}/{total} linked contacts due this cycle")
         }
         _ => {}
     }

@@ -95,9 +95,9 @@ impl Engine {
         }
         let tally = Tally::default();
         let intake = cx.intake();
-        intake.ghl_contacts(report, progress).await?;
-        intake.sellsy_contacts(report, progress).await?;
         let scan = self.scan_due();
+        intake.ghl_contacts(report, progress).await?;
+        intake.sellsy_contacts(report, progress, scan).await?;
         let mut gone: Vec<Gone> = Vec::new();
         if !dry_run && scan && cx.cfg.sync.deletions != DeletionPolicy::Ignore {
             gone.extend(intake.contact_deletions().await?);

@@ -136,13 +136,16 @@ impl Intake<'_> {
         }
     }
 
+    /// Sellsy contacts changed since the cursor; the company directory first (all of
+    /// it on listing cycles, `full`; else what changed).
     pub async fn sellsy_contacts(
         &self,
         report: &mut CycleReport,
         progress: ProgressFn<'_>,
+        full: bool,
     ) -> Result<()> {
         if self.mapping.field("company").is_some() {
-            self.sellsy.refresh_companies().await?;
+            self.sellsy.refresh_companies(full).await?;
         }
         let state = self.store.cursor(SELLSY_CURSOR)?.unwrap_or(Value::Null);
         let since = state

@@ -12,6 +12,8 @@ pub struct SellsySide {
     pub client: SellsyClient,
     /// Companies by main contact and by name, refreshed once per cycle.
     pub companies: std::sync::Mutex<CompanyDirectory>,
+    /// One company create at a time, so two contacts never create the same company.
+    company_lock: tokio::sync::Mutex<()>,
 }
 
 /// Who is whose main contact, and company ids by (lower-cased) name.
@@ -19,6 +21,10 @@ pub struct SellsySide {
 pub struct CompanyDirectory {
     pub by_contact: std::collections::HashMap<i64, String>,
     pub by_name: std::collections::HashMap<String, i64>,
+    /// The largest `updated_at` read: the next refresh reads only what changed since.
+    pub since: Option<String>,
+    /// Read this cycle: a name it does not hold is a company that does not exist yet.
+    pub complete: bool,
 }
 
 pub struct SellsyPage {
@@ -50,6 +56,7 @@ impl SellsySide {
         SellsySide {
             client,
             companies: std::sync::Mutex::new(CompanyDirectory::default()),
+            company_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -57,23 +64,36 @@ impl SellsySide {
         self.companies.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Re-read every company (id, name, main contact): one call per 100 companies.
-    pub async fn refresh_companies(&self) -> Result<()> {
+    /// Read the companies (id, name, main contact): all of them when `full` or on the
+    /// first call (one call per 100 companies), else only those updated since the last
+    /// read (`filters.updated_at`, usually one call).
+    pub async fn refresh_companies(&self, full: bool) -> Result<()> {
         let op = hlbridge_sellsy::operation("companies.search-companies")
             .map_err(EngineError::sellsy)?;
+        let since = if full { None } else { self.directory().since.clone() };
+        let filters = match &since {
+            Some(s) => json!({ "updated_at": { "start": s } }),
+            None => json!({}),
+        };
         let input = CallInput::new()
             .param("order", "id")
             .param("field", "id")
             .param("field", "name")
             .param("field", "main_contact_id")
-            .body(json!({ "filters": {} }));
+            .param("field", "updated_at")
+            .body(json!({ "filters": filters }));
         let items: Vec<Value> = self
             .client
             .stream(op, input, hlbridge_sellsy::PagingMode::Seek)
             .try_collect()
             .await
             .map_err(EngineError::sellsy)?;
-        let mut dir = CompanyDirectory::default();
+        let mut dir = if since.is_none() {
+            CompanyDirectory::default()
+        } else {
+            self.directory().clone()
+        };
+        let mut max = since.clone();
         for c in items {
             let (Some(id), Some(name)) = (
                 c.get("id").and_then(Value::as_i64),
@@ -81,13 +101,67 @@ impl SellsySide {
             ) else {
                 continue;
             };
+            if let Some(u) = c.get("updated_at").and_then(Value::as_str) {
+                if crate::intake::later(u, max.as_deref()) {
+                    max = Some(u.to_string());
+                }
+            }
+            if since.is_some() {
+                // A company read again replaces what was known of it.
+                dir.by_name.retain(|_, v| *v != id);
+                dir.by_contact.retain(|_, n| !n.eq_ignore_ascii_case(name));
+            }
             dir.by_name.entry(name.to_lowercase()).or_insert(id);
             if let Some(contact) = c.get("main_contact_id").and_then(Value::as_i64) {
                 dir.by_contact.insert(contact, name.to_string());
             }
         }
+        dir.since = max;
+        dir.complete = true;
         *self.directory() = dir;
         Ok(())
+    }
+
+    /// Create a prospect company called `name`; its id.
+    async fn create_company(&self, name: &str) -> Result<i64> {
+        let _one = self.company_lock.lock().await;
+        if let Some(id) = self.directory().by_name.get(&name.to_lowercase()).copied() {
+            return Ok(id);
+        }
+        let created = self
+            .call(
+                "companies.create-new-company",
+                CallInput::new().body(json!({ "name": name, "type": "prospect" })),
+            )
+            .await;
+        let created = match created {
+            Ok(v) => v,
+            Err(e) => {
+                // The answer may have been lost after the company was made: look first.
+                let found = data(
+                    self.call(
+                        "companies.search-companies",
+                        CallInput::new()
+                            .param("limit", 1)
+                            .body(json!({ "filters": { "name": name } })),
+                    )
+                    .await?,
+                );
+                match found.first().and_then(|c| c.get("id")).and_then(Value::as_i64) {
+                    Some(id) => {
+                        self.directory().by_name.insert(name.to_lowercase(), id);
+                        return Ok(id);
+                    }
+                    None => return Err(e),
+                }
+            }
+        };
+        let id = created
+        .get("id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| EngineError::Data("Sellsy company create returned no id".into()))?;
+        self.directory().by_name.insert(name.to_lowercase(), id);
+        Ok(id)
     }
 
     /// The company a contact is main contact of, from the directory.
@@ -347,9 +421,13 @@ impl SellsySide {
         previous: Option<&str>,
     ) -> Result<()> {
         let cid = id_param(contact_id)?;
-        let known = self.directory().by_name.get(&name.to_lowercase()).copied();
+        let (known, complete) = {
+            let dir = self.directory();
+            (dir.by_name.get(&name.to_lowercase()).copied(), dir.complete)
+        };
         let company_id = match known {
             Some(id) => id,
+            None if complete => self.create_company(name).await?,
             None => {
                 let found = data(
                     self.call(
@@ -366,17 +444,7 @@ impl SellsySide {
                     .and_then(Value::as_i64)
                 {
                     Some(id) => id,
-                    None => self
-                        .call(
-                            "companies.create-new-company",
-                            CallInput::new().body(json!({ "name": name, "type": "prospect" })),
-                        )
-                        .await?
-                        .get("id")
-                        .and_then(Value::as_i64)
-                        .ok_or_else(|| {
-                            EngineError::Data("Sellsy company create returned no id".into())
-                        })?,
+                    None => self.create_company(name).await?,
                 }
             }
         };
