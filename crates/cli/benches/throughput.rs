@@ -221,6 +221,17 @@ fn main() {
     );
     print!("{md}");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../BENCHMARKS.md");
+    // Keep the section `hlbridge bench sync --write` maintains.
+    if let Ok(old) = std::fs::read_to_string(path) {
+        if let (Some(a), Some(b)) = (
+            old.find("<!-- bench-sync:start -->"),
+            old.find("<!-- bench-sync:end -->"),
+        ) {
+            md.push('\n');
+            md.push_str(&old[a..b + "<!-- bench-sync:end -->".len()]);
+            md.push('\n');
+        }
+    }
     if let Err(e) = std::fs::write(path, &md) {
         eprintln!("cannot write {path}: {e}");
         std::process::exit(1);

@@ -32,8 +32,10 @@ impl Engine {
     pub async fn run_once(&self, dry_run: bool, progress: ProgressFn<'_>) -> Result<CycleReport> {
         let started = Instant::now();
         let cx = &self.cx;
-        cx.capped_mode
-            .store(self.continuous_cycles.load(Ordering::SeqCst) > 1, Ordering::SeqCst);
+        cx.capped_mode.store(
+            self.continuous_cycles.load(Ordering::SeqCst) > 1,
+            Ordering::SeqCst,
+        );
         let mut report = CycleReport {
             dry_run,
             ..CycleReport::default()
@@ -87,7 +89,12 @@ impl Engine {
             .unwrap_or(0))
     }
 
-    async fn cycle(&self, dry_run: bool, report: &mut CycleReport, progress: ProgressFn<'_>) -> Result<()> {
+    async fn cycle(
+        &self,
+        dry_run: bool,
+        report: &mut CycleReport,
+        progress: ProgressFn<'_>,
+    ) -> Result<()> {
         let cx = &self.cx;
         let cycle_start = chrono::Utc::now().to_rfc3339();
         if !dry_run {
@@ -147,7 +154,8 @@ impl Engine {
     /// until GHL's search can show them.
     async fn contacts(&self, dry_run: bool, tally: &Tally, progress: ProgressFn<'_>) -> Result<()> {
         let cx = &self.cx;
-        let lookback = Duration::from_millis((cx.cfg.sync.lookback_minutes.max(0.0) * 60_000.0) as u64);
+        let lookback =
+            Duration::from_millis((cx.cfg.sync.lookback_minutes.max(0.0) * 60_000.0) as u64);
         let waited = Instant::now();
         let mut round = 0u64;
         loop {
@@ -195,7 +203,11 @@ impl Engine {
     /// recently read within `sync.notes_sweep_daily_share` of the daily limit spread
     /// over the day's cycles. In continuous mode the never-read ones are bounded by
     /// `sync.sweep_max_contacts` per cycle.
-    async fn notes_sweep(&self, report: &mut CycleReport, progress: ProgressFn<'_>) -> Result<Vec<Gone>> {
+    async fn notes_sweep(
+        &self,
+        report: &mut CycleReport,
+        progress: ProgressFn<'_>,
+    ) -> Result<Vec<Gone>> {
         let cx = &self.cx;
         let cycles_per_day = cx
             .cfg
@@ -229,11 +241,12 @@ impl Engine {
         }
         let total = due.len() as u64;
         report.sweep_total = cx.store.notes_coverage()?.total;
-        let results = crate::intake::bounded(due, cx.cfg.sync.concurrency, |c: String| async move {
-            let r = cx.intake().ghl_notes_of(&c).await;
-            (c, r)
-        })
-        .await;
+        let results =
+            crate::intake::bounded(due, cx.cfg.sync.concurrency, |c: String| async move {
+                let r = cx.intake().ghl_notes_of(&c).await;
+                (c, r)
+            })
+            .await;
         let mut gone = Vec::new();
         for (i, (contact, r)) in results.into_iter().enumerate() {
             match r {
@@ -265,7 +278,12 @@ impl Engine {
     }
 
     /// Deletion candidates through the guard, then the outbox.
-    async fn deletions(&self, mut gone: Vec<Gone>, tally: &Tally, report: &mut CycleReport) -> Result<()> {
+    async fn deletions(
+        &self,
+        mut gone: Vec<Gone>,
+        tally: &Tally,
+        report: &mut CycleReport,
+    ) -> Result<()> {
         let cx = &self.cx;
         gone.extend(std::mem::take(
             &mut *tally.gone.lock().unwrap_or_else(|p| p.into_inner()),
@@ -326,7 +344,12 @@ impl Engine {
         self.apply_gone(decided.apply, tally, report).await
     }
 
-    pub(crate) async fn apply_gone(&self, gone: Vec<Gone>, tally: &Tally, report: &mut CycleReport) -> Result<()> {
+    pub(crate) async fn apply_gone(
+        &self,
+        gone: Vec<Gone>,
+        tally: &Tally,
+        report: &mut CycleReport,
+    ) -> Result<()> {
         let policy = self.cx.cfg.sync.deletions;
         for g in gone {
             if !self.cx.outbox().apply_gone(&g, tally).await? {

@@ -11,12 +11,12 @@ use hlbridge_sellsy::oauth::{SellsyOAuth, DEFAULT_TOKEN_URL};
 use hlbridge_sellsy::{SellsyAuth, SellsyClient};
 
 use crate::config::EngineConfig;
+use crate::context::Ctx;
 use crate::error::{EngineError, Result};
 use crate::mapping::{GhlFieldDef, Mapping};
 use crate::report::Progress;
 use crate::sides::ghl::GhlSide;
 use crate::sides::sellsy::SellsySide;
-use crate::context::Ctx;
 use crate::store::StateStore;
 
 /// Rate budgets to share with every other client of the same accounts.
@@ -189,9 +189,11 @@ impl Engine {
             Some(_) => None,
             None => crate::phone::location_country(&ghl.client, &ghl.location_id).await,
         };
-        let region =
-            crate::phone::resolve_region(cfg.sync.default_phone_region.as_deref(), country.as_deref())
-                .map_err(EngineError::Config)?;
+        let region = crate::phone::resolve_region(
+            cfg.sync.default_phone_region.as_deref(),
+            country.as_deref(),
+        )
+        .map_err(EngineError::Config)?;
         mapping.set_phone_region(region);
         let task_label = if cfg.sync.tasks {
             let labels = sellsy.task_labels().await?;

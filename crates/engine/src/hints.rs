@@ -72,7 +72,9 @@ impl Engine {
                             v.get("related")
                                 .and_then(Value::as_array)
                                 .and_then(|r| {
-                                    r.iter().find(|x| x.get("type").and_then(Value::as_str) == Some("contact"))
+                                    r.iter().find(|x| {
+                                        x.get("type").and_then(Value::as_str) == Some("contact")
+                                    })
                                 })
                                 .and_then(|x| x.get("id"))
                                 .and_then(Value::as_i64)
@@ -90,9 +92,16 @@ impl Engine {
                 if link.state == "active" && (cx.cfg.sync.tasks || cx.cfg.sync.notes) {
                     let intake = cx.intake();
                     if cx.cfg.sync.tasks {
-                        let seen = intake.ghl_tasks_of(std::slice::from_ref(&link.ghl_id)).await?;
+                        let seen = intake
+                            .ghl_tasks_of(std::slice::from_ref(&link.ghl_id))
+                            .await?;
                         let parents = [link.ghl_id.clone()];
-                        gone.extend(intake.item_deletions(Kind::Task, Side::Ghl, &seen, Some(&parents))?);
+                        gone.extend(intake.item_deletions(
+                            Kind::Task,
+                            Side::Ghl,
+                            &seen,
+                            Some(&parents),
+                        )?);
                         intake
                             .sellsy_tasks_of(std::slice::from_ref(&link.sellsy_id))
                             .await?;
@@ -100,7 +109,12 @@ impl Engine {
                     if cx.cfg.sync.notes {
                         if let Some(seen) = intake.ghl_notes_of(&link.ghl_id).await? {
                             let parents = [link.ghl_id.clone()];
-                            gone.extend(intake.item_deletions(Kind::Note, Side::Ghl, &seen, Some(&parents))?);
+                            gone.extend(intake.item_deletions(
+                                Kind::Note,
+                                Side::Ghl,
+                                &seen,
+                                Some(&parents),
+                            )?);
                         }
                         intake.sellsy_comments(false).await?;
                     }

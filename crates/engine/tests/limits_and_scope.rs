@@ -20,7 +20,9 @@ async fn once_ignores_the_per_cycle_caps_continuous_mode_applies_them() {
     // Continuous mode: the first cycle is the initial sync; later ones are capped.
     std::env::set_var("HLBRIDGE_TEST_POLL_UNIT_MS", "3000");
     let env = common::start(0, 0, FaultConfig::default()).await;
-    let engine = env.engine("[sync]\nmax_writes_per_run = 10\npoll_interval_minutes = 1\n").await;
+    let engine = env
+        .engine("[sync]\nmax_writes_per_run = 10\npoll_interval_minutes = 1\n")
+        .await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = move |p: hlbridge_engine::Progress| {
         if let hlbridge_engine::Progress::Cycle(r) = p {

@@ -51,7 +51,8 @@ async fn seed(env: &common::Env) {
         .expect("labels");
     let label = labels["data"][0]["id"].as_i64().expect("a task label");
     for i in 0..6 {
-        let mut body = json!({ "first_name": format!("Sam{i}"), "last_name": format!("Sellsy{i}") });
+        let mut body =
+            json!({ "first_name": format!("Sam{i}"), "last_name": format!("Sellsy{i}") });
         if i % 2 == 0 {
             body["email"] = json!(format!("sam{i}@example.com"));
         }
@@ -127,10 +128,16 @@ fn assert_converged(env: &common::Env) {
     assert_eq!(store.tasks.rows.len(), 3);
 }
 
-async fn run_until_clean(engine: &hlbridge_engine::Engine, max: usize) -> hlbridge_engine::CycleReport {
+async fn run_until_clean(
+    engine: &hlbridge_engine::Engine,
+    max: usize,
+) -> hlbridge_engine::CycleReport {
     let mut last = None;
     for _ in 0..max {
-        let r = engine.run_once(false, &common::quiet()).await.expect("cycle");
+        let r = engine
+            .run_once(false, &common::quiet())
+            .await
+            .expect("cycle");
         let clean = r.is_clean();
         last = Some(r);
         if clean {
@@ -145,12 +152,21 @@ async fn lost_answers_to_creates_duplicate_nothing_on_either_side() {
     let env = common::start(0, 0, FaultConfig::default()).await;
     seed(&env).await;
     env.ghl.set_faults(faults("commit_drop=0.3"));
-    env.sellsy.state().faults().set_config(faults("commit_drop=0.3"));
+    env.sellsy
+        .state()
+        .faults()
+        .set_config(faults("commit_drop=0.3"));
     let engine = env.engine("[sync]\nlookback_minutes = 0.02\n").await;
     run_until_clean(&engine, 20).await;
     env.ghl.set_faults(FaultConfig::default());
-    env.sellsy.state().faults().set_config(FaultConfig::default());
-    let last = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    env.sellsy
+        .state()
+        .faults()
+        .set_config(FaultConfig::default());
+    let last = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert!(last.is_clean(), "{last:#?}");
     assert_converged(&env);
     env.cleanup();
@@ -168,7 +184,10 @@ async fn lagging_search_with_lost_answers_creates_nothing_twice() {
     run_until_clean(&engine, 20).await;
     env.ghl.set_faults(FaultConfig::default());
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let last = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    let last = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert!(last.is_clean(), "{last:#?}");
     assert_converged(&env);
     env.cleanup();
@@ -178,19 +197,30 @@ async fn lagging_search_with_lost_answers_creates_nothing_twice() {
 async fn a_truncated_listing_is_held_by_the_guard() {
     let env = common::start(80, 0, FaultConfig::default()).await;
     let engine = env.engine("[sync]\ntasks = false\nnotes = false\n").await;
-    let first = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    let first = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert!(first.is_clean(), "{first:#?}");
     let http = reqwest::Client::new();
     let truncate = |after: Value| {
         let http = http.clone();
         let url = format!("{}/emulator/truncate", env.ghl.base_url);
         async move {
-            let r = http.post(url).json(&json!({ "after": after })).send().await.unwrap();
+            let r = http
+                .post(url)
+                .json(&json!({ "after": after }))
+                .send()
+                .await
+                .unwrap();
             assert!(r.status().is_success());
         }
     };
     truncate(json!(10)).await;
-    let held = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    let held = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert!(!held.is_clean());
     assert_eq!(held.deletions_held, 70, "{held:#?}");
     assert!(held.held_reasons[0].contains("--confirm-deletions"));
@@ -204,13 +234,19 @@ async fn a_truncated_listing_is_held_by_the_guard() {
     assert_eq!(status.deletions_held, 70);
     // The listing is whole again: nothing to hold, nothing archived.
     truncate(Value::Null).await;
-    let back = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    let back = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert!(back.is_clean(), "{back:#?}");
     assert_eq!(back.deletions_held, 0);
     // Confirmed, the deletions apply.
     truncate(json!(10)).await;
     engine.confirm_deletions(true);
-    let applied = engine.run_once(false, &common::quiet()).await.expect("cycle");
+    let applied = engine
+        .run_once(false, &common::quiet())
+        .await
+        .expect("cycle");
     assert_eq!(applied.deletions_held, 0);
     assert_eq!(applied.sellsy.archived, 70, "{applied:#?}");
     env.cleanup();
@@ -229,7 +265,11 @@ async fn deletion_mode(mode: &str) -> (usize, usize, bool) {
         })
         .await
         .unwrap();
-    let note = g.contacts().create_note(&c.id, "to be deleted").await.unwrap();
+    let note = g
+        .contacts()
+        .create_note(&c.id, "to be deleted")
+        .await
+        .unwrap();
     let task = g
         .contacts()
         .create_task(
@@ -244,7 +284,9 @@ async fn deletion_mode(mode: &str) -> (usize, usize, bool) {
         .await
         .unwrap();
     let engine = env
-        .engine(&format!("[sync]\ndeletions = \"{mode}\"\ndeletion_guard_share = 1.0\n"))
+        .engine(&format!(
+            "[sync]\ndeletions = \"{mode}\"\ndeletion_guard_share = 1.0\n"
+        ))
         .await;
     let first = engine.run_once(false, &common::quiet()).await.unwrap();
     assert!(first.is_clean(), "{first:#?}");

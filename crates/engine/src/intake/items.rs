@@ -65,7 +65,14 @@ pub(crate) fn ghl_task_record(t: &hlbridge_ghl::Task, contact: Option<&str>) -> 
         .and_then(Value::as_str)
         .map(str::to_string);
     let parent = t.contact_id.clone().or(contact.map(str::to_string));
-    item_record(Side::Ghl, Kind::Task, &t.id, parent, &ghl_task_fields(t), updated)
+    item_record(
+        Side::Ghl,
+        Kind::Task,
+        &t.id,
+        parent,
+        &ghl_task_fields(t),
+        updated,
+    )
 }
 
 pub(crate) fn sellsy_task_record(t: &hlbridge_sellsy::Task) -> Record {
@@ -126,7 +133,8 @@ impl Intake<'_> {
                 Side::Sellsy => (None, r.parent.clone()),
             };
             let (g, s) = self.pair_ids(r.side, g, s)?;
-            self.store.archive_note(&archived(r, g.as_deref(), s.as_deref()))?;
+            self.store
+                .archive_note(&archived(r, g.as_deref(), s.as_deref()))?;
         }
         self.store.put_seen(records, None)
     }

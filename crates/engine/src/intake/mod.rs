@@ -95,7 +95,11 @@ fn rewind(after: &Value, ms: i64) -> Option<Value> {
 }
 
 impl Intake<'_> {
-    pub async fn ghl_contacts(&self, report: &mut CycleReport, progress: ProgressFn<'_>) -> Result<()> {
+    pub async fn ghl_contacts(
+        &self,
+        report: &mut CycleReport,
+        progress: ProgressFn<'_>,
+    ) -> Result<()> {
         let state = self.store.cursor(GHL_CURSOR)?.unwrap_or(Value::Null);
         // {"after": searchAfter, "done": bool}; a bare array is a scan in progress.
         let (saved, done) = match &state {

@@ -45,7 +45,12 @@ fn duplicate_of(e: &EngineError) -> Option<String> {
 }
 
 impl Outbox<'_> {
-    pub async fn create_contact(&self, rec: &Record, wanted: &Changes, tally: &Tally) -> Result<Created> {
+    pub async fn create_contact(
+        &self,
+        rec: &Record,
+        wanted: &Changes,
+        tally: &Tally,
+    ) -> Result<Created> {
         let target = rec.side.other();
         if !self.take_write(tally) {
             return Ok(Created::NotNow);
@@ -71,7 +76,9 @@ impl Outbox<'_> {
             }
             if target == Side::Ghl && !self.settled(&entry) {
                 // GHL's search may not show it yet: wait rather than risk a double.
-                tally.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tally
+                    .waiting
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(Created::NotNow);
             }
         }
@@ -171,7 +178,8 @@ impl Outbox<'_> {
             .unwrap_or_default()
             .to_string();
         if let Some(p) = &placeholder {
-            self.store.set_meta(&format!("placeholder:{id}"), &json!(p))?;
+            self.store
+                .set_meta(&format!("placeholder:{id}"), &json!(p))?;
         }
         let mut fields = crate::mapping::sellsy::read(&created, None, &self.mapping);
         if placeholder.is_some() {
@@ -222,10 +230,15 @@ impl Outbox<'_> {
         // rest once it exists), instead of an update that writes nothing.
         let address_keys = ["address", "city", "postal_code", "country"];
         let has_address = meta_of(s).get("address").is_some_and(Value::is_object);
-        if !has_address && plan.to_sellsy.keys().any(|k| address_keys.contains(&k.as_str())) {
+        if !has_address
+            && plan
+                .to_sellsy
+                .keys()
+                .any(|k| address_keys.contains(&k.as_str()))
+        {
             let mut merged = fields_of(s);
             crate::context::apply(&mut merged, &plan.to_sellsy);
-            if address_keys.iter().any(|k| merged.get(*k).is_none()) {
+            if address_keys.iter().any(|k| !merged.contains_key(*k)) {
                 let held: Changes = plan
                     .to_sellsy
                     .iter()
@@ -233,11 +246,15 @@ impl Outbox<'_> {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 restore(&mut shadow, old_shadow, &held);
-                plan.to_sellsy.retain(|k, _| !address_keys.contains(&k.as_str()));
+                plan.to_sellsy
+                    .retain(|k, _| !address_keys.contains(&k.as_str()));
             }
         }
         if !plan.to_ghl.is_empty() {
-            match self.update_contact(Side::Ghl, link, s, &plan.to_ghl, tally).await? {
+            match self
+                .update_contact(Side::Ghl, link, s, &plan.to_ghl, tally)
+                .await?
+            {
                 Some((rec, entry)) => {
                     Tally::add(&tally.ghl_updated);
                     // The answer shows the whole contact: a field we did not write that
@@ -255,7 +272,10 @@ impl Outbox<'_> {
             }
         }
         if !plan.to_sellsy.is_empty() {
-            match self.update_contact(Side::Sellsy, link, s, &plan.to_sellsy, tally).await? {
+            match self
+                .update_contact(Side::Sellsy, link, s, &plan.to_sellsy, tally)
+                .await?
+            {
                 Some((rec, entry)) => {
                     Tally::add(&tally.sellsy_updated);
                     // A part Sellsy could not take (an incomplete address) is not
@@ -380,7 +400,12 @@ impl Outbox<'_> {
     /// Apply changes to a Sellsy contact (body, tags, address, company, custom
     /// fields); returns the record as it now stands. A company link Sellsy refuses
     /// is an error (reported, the write kept for retry or given up), never dropped.
-    pub(crate) async fn send_sellsy(&self, id: &str, current: &Record, changes: &Changes) -> Result<Record> {
+    pub(crate) async fn send_sellsy(
+        &self,
+        id: &str,
+        current: &Record,
+        changes: &Changes,
+    ) -> Result<Record> {
         let cur_fields = fields_of(current);
         let meta = meta_of(current).clone();
         let raw = json!({ "mobile_number": meta.get("mobile"), "phone_number": meta.get("phone") });
@@ -442,7 +467,13 @@ impl Outbox<'_> {
             // A new address: its id is learnt at the next read.
             meta["address"] = Value::Null;
         }
-        Ok(record(Side::Sellsy, id, &fields, meta, current.updated.clone()))
+        Ok(record(
+            Side::Sellsy,
+            id,
+            &fields,
+            meta,
+            current.updated.clone(),
+        ))
     }
 }
 

@@ -72,7 +72,14 @@ impl Outbox<'_> {
 
     /// Create `source`'s copy on `target` under `pair`; a retry first looks for the
     /// copy an earlier attempt may have made.
-    pub async fn create_item(&self, source: &Record, target: Side, pair: &Pair, fields: &Fields, tally: &Tally) -> Result<Option<(Record, i64)>> {
+    pub async fn create_item(
+        &self,
+        source: &Record,
+        target: Side,
+        pair: &Pair,
+        fields: &Fields,
+        tally: &Tally,
+    ) -> Result<Option<(Record, i64)>> {
         let kind = source.kind;
         let intent = NewOutbox {
             key: format!(
@@ -101,7 +108,15 @@ impl Outbox<'_> {
         .await
     }
 
-    pub async fn update_item(&self, source: &Record, target: Side, id: &str, pair: &Pair, fields: &Fields, tally: &Tally) -> Result<Option<(Record, i64)>> {
+    pub async fn update_item(
+        &self,
+        source: &Record,
+        target: Side,
+        id: &str,
+        pair: &Pair,
+        fields: &Fields,
+        tally: &Tally,
+    ) -> Result<Option<(Record, i64)>> {
         let payload = Value::Object(fields.clone().into_iter().collect());
         let intent = NewOutbox {
             key: format!(
@@ -124,7 +139,13 @@ impl Outbox<'_> {
     }
 
     /// An unlinked item of the target contact with the same content.
-    async fn find_item(&self, kind: Kind, target: Side, pair: &Pair, fields: &Fields) -> Result<Option<Record>> {
+    async fn find_item(
+        &self,
+        kind: Kind,
+        target: Side,
+        pair: &Pair,
+        fields: &Fields,
+    ) -> Result<Option<Record>> {
         let records: Vec<Record> = match (kind, target) {
             (Kind::Task, Side::Ghl) => self
                 .ghl
@@ -166,7 +187,14 @@ impl Outbox<'_> {
     }
 
     /// Create (`id` = None) or update an item so it holds `f`; returns it as written.
-    async fn write_item(&self, kind: Kind, target: Side, pair: &Pair, id: Option<&str>, f: &Fields) -> Result<Record> {
+    async fn write_item(
+        &self,
+        kind: Kind,
+        target: Side,
+        pair: &Pair,
+        id: Option<&str>,
+        f: &Fields,
+    ) -> Result<Record> {
         let title = get(f, "title").unwrap_or("Task").to_string();
         let description = get(f, "description").map(str::to_string);
         let due = get(f, "due").map(str::to_string).unwrap_or_else(|| {
@@ -255,7 +283,9 @@ impl Outbox<'_> {
             };
             let source = self.store.record(other, gone.kind, &other_id)?;
             let sent = self
-                .send(intent, source.as_ref(), tally, || self.remove(gone.kind, other, op, link, &other_id))
+                .send(intent, source.as_ref(), tally, || {
+                    self.remove(gone.kind, other, op, link, &other_id)
+                })
                 .await?;
             match sent {
                 Some(((), entry)) => done.push(entry),
@@ -279,7 +309,14 @@ impl Outbox<'_> {
         Ok(true)
     }
 
-    async fn remove(&self, kind: Kind, target: Side, op: &str, link: &crate::store::Link, id: &str) -> Result<()> {
+    async fn remove(
+        &self,
+        kind: Kind,
+        target: Side,
+        op: &str,
+        link: &crate::store::Link,
+        id: &str,
+    ) -> Result<()> {
         let contact_of = |side: Side| -> Option<String> {
             match side {
                 Side::Ghl => link.parent_ghl_id.clone(),

@@ -20,7 +20,12 @@ use crate::store::{Kind, OutboxEntry, Record, Side};
 
 impl Outbox<'_> {
     /// The contact an earlier attempt to create `rec` on `target` made, if any.
-    pub async fn find_contact(&self, target: Side, rec: &Record, entry: &OutboxEntry) -> Result<Option<Record>> {
+    pub async fn find_contact(
+        &self,
+        target: Side,
+        rec: &Record,
+        entry: &OutboxEntry,
+    ) -> Result<Option<Record>> {
         let fields = fields_of(rec);
         let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
         let email = text("email");

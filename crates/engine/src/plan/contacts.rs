@@ -24,7 +24,12 @@ const PAGE: usize = 500;
 
 impl Planner<'_> {
     /// Plan every dirty contact, GHL side first.
-    pub async fn contacts(&self, dry_run: bool, tally: &Tally, progress: ProgressFn<'_>) -> Result<()> {
+    pub async fn contacts(
+        &self,
+        dry_run: bool,
+        tally: &Tally,
+        progress: ProgressFn<'_>,
+    ) -> Result<()> {
         let mut daily: Option<EngineError> = None;
         let total = self.store.count_dirty(Kind::Contact)?;
         let done = AtomicU64::new(0);
@@ -145,7 +150,12 @@ impl Planner<'_> {
     /// An unlinked record of the other side that is this one: the GHL contact the
     /// sync created from this Sellsy contact (its `source` marker), else the same
     /// e-mail, else the same phone.
-    fn find_partner(&self, rec: &Record, fields: &Fields, dry: Option<&Tally>) -> Result<Option<Record>> {
+    fn find_partner(
+        &self,
+        rec: &Record,
+        fields: &Fields,
+        dry: Option<&Tally>,
+    ) -> Result<Option<Record>> {
         let side = rec.side;
         let free = |c: &Record| -> Result<bool> {
             Ok(self
@@ -251,12 +261,12 @@ impl Planner<'_> {
         }
         self.store.commit(&commit)?;
         for kind in [Kind::Task, Kind::Note] {
-            self.store
-                .mark_children_dirty(rec.side, kind, &rec.id)?;
+            self.store.mark_children_dirty(rec.side, kind, &rec.id)?;
         }
         if target == Side::Ghl {
             // A contact the sync just created holds no notes but ours.
-            self.store.mark_notes_covered(&[link.ghl_id.clone()])?;
+            self.store
+                .mark_notes_covered(std::slice::from_ref(&link.ghl_id))?;
         }
         tally.linked_now(&link);
         Ok(())
@@ -293,15 +303,13 @@ impl Planner<'_> {
             (g, s) => {
                 if !dry_run {
                     let side = if g.is_none() { Side::Ghl } else { Side::Sellsy };
-                    tally
-                        .gone
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(crate::intake::deletions::Gone {
+                    tally.gone.lock().unwrap_or_else(|p| p.into_inner()).push(
+                        crate::intake::deletions::Gone {
                             kind: Kind::Contact,
                             side,
                             link: link.clone(),
-                        });
+                        },
+                    );
                     let mut commit = Commit::default();
                     for r in [g, s].into_iter().flatten() {
                         commit.clean.push((r.side, Kind::Contact, r.id, r.hash));
@@ -313,7 +321,14 @@ impl Planner<'_> {
         }
     }
 
-    async fn plan_pair(&self, link: &Link, g: &Record, s: &Record, dry_run: bool, tally: &Tally) -> Result<()> {
+    async fn plan_pair(
+        &self,
+        link: &Link,
+        g: &Record,
+        s: &Record,
+        dry_run: bool,
+        tally: &Tally,
+    ) -> Result<()> {
         let gf = fields_of(g);
         let sf = fields_of(s);
         let old_shadow = if dry_run

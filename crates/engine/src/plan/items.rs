@@ -30,7 +30,11 @@ pub(crate) struct ItemCounts {
 
 impl ItemCounts {
     fn bump(&self, kind: Kind, side: Side, what: fn(&mut crate::report::SideCounts) -> &mut u64) {
-        let m = if kind == Kind::Task { &self.tasks } else { &self.notes };
+        let m = if kind == Kind::Task {
+            &self.tasks
+        } else {
+            &self.notes
+        };
         let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
         let c = match side {
             Side::Ghl => &mut g.ghl,
@@ -48,8 +52,14 @@ impl ItemCounts {
                 i.archived += f.archived;
             }
         };
-        add(&mut r.tasks, self.tasks.into_inner().unwrap_or_else(|p| p.into_inner()));
-        add(&mut r.notes, self.notes.into_inner().unwrap_or_else(|p| p.into_inner()));
+        add(
+            &mut r.tasks,
+            self.tasks.into_inner().unwrap_or_else(|p| p.into_inner()),
+        );
+        add(
+            &mut r.notes,
+            self.notes.into_inner().unwrap_or_else(|p| p.into_inner()),
+        );
     }
 }
 
@@ -66,7 +76,10 @@ impl Planner<'_> {
                 let n = batch.len();
                 let mut groups: HashMap<String, Vec<Record>> = HashMap::new();
                 for r in batch {
-                    groups.entry(r.parent.clone().unwrap_or_default()).or_default().push(r);
+                    groups
+                        .entry(r.parent.clone().unwrap_or_default())
+                        .or_default()
+                        .push(r);
                 }
                 let results: Vec<Result<()>> = futures::stream::iter(groups.into_values())
                     .map(|group| async move {
@@ -107,7 +120,9 @@ impl Planner<'_> {
             if link.state != "active" {
                 return self.clean(&rec);
             }
-            let partner = self.store.record(rec.side.other(), kind, link.id_of(rec.side.other()))?;
+            let partner =
+                self.store
+                    .record(rec.side.other(), kind, link.id_of(rec.side.other()))?;
             let Some(partner) = partner else {
                 // Not read on its side (yet): the listings decide whether it is gone.
                 return self.clean(&rec);
@@ -180,7 +195,13 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn save_item_link(&self, pair: &Pair, g: &Record, s: &Record, entry: Option<i64>) -> Result<()> {
+    fn save_item_link(
+        &self,
+        pair: &Pair,
+        g: &Record,
+        s: &Record,
+        entry: Option<i64>,
+    ) -> Result<()> {
         let mut link = Link::new(g.kind, &g.id, &s.id);
         link.parent_ghl_id = Some(pair.ghl.clone());
         link.ghl_hash = Some(g.hash.clone());
@@ -207,7 +228,14 @@ impl Planner<'_> {
         })
     }
 
-    async fn merge_items(&self, link: &Link, g: &Record, s: &Record, tally: &Tally, counts: &ItemCounts) -> Result<()> {
+    async fn merge_items(
+        &self,
+        link: &Link,
+        g: &Record,
+        s: &Record,
+        tally: &Tally,
+        counts: &ItemCounts,
+    ) -> Result<()> {
         let kind = link.kind;
         let mut shadow = self.store.shadow(kind, &link.ghl_id)?;
         shadow.remove("_linked");

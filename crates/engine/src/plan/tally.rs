@@ -106,8 +106,7 @@ impl Tally {
             &mut *self.errors.lock().unwrap_or_else(|p| p.into_inner()),
         ));
         r.errors.truncate(20);
-        let samples =
-            std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()));
+        let samples = std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()));
         for s in samples {
             if r.samples.len() < SAMPLES {
                 r.samples.push(s);

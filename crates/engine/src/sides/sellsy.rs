@@ -70,7 +70,11 @@ impl SellsySide {
     pub async fn refresh_companies(&self, full: bool) -> Result<()> {
         let op = hlbridge_sellsy::operation("companies.search-companies")
             .map_err(EngineError::sellsy)?;
-        let since = if full { None } else { self.directory().since.clone() };
+        let since = if full {
+            None
+        } else {
+            self.directory().since.clone()
+        };
         let filters = match &since {
             Some(s) => json!({ "updated_at": { "start": s } }),
             None => json!({}),
@@ -147,7 +151,11 @@ impl SellsySide {
                     )
                     .await?,
                 );
-                match found.first().and_then(|c| c.get("id")).and_then(Value::as_i64) {
+                match found
+                    .first()
+                    .and_then(|c| c.get("id"))
+                    .and_then(Value::as_i64)
+                {
                     Some(id) => {
                         self.directory().by_name.insert(name.to_lowercase(), id);
                         return Ok(id);
@@ -157,9 +165,9 @@ impl SellsySide {
             }
         };
         let id = created
-        .get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| EngineError::Data("Sellsy company create returned no id".into()))?;
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| EngineError::Data("Sellsy company create returned no id".into()))?;
         self.directory().by_name.insert(name.to_lowercase(), id);
         Ok(id)
     }

@@ -5,8 +5,8 @@
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
-    "links, records, shadow, outbox, cursors, conflicts, notes archive",
-    r#"
+        "links, records, shadow, outbox, cursors, conflicts, notes archive",
+        r#"
 CREATE TABLE links (
     kind TEXT NOT NULL,
     ghl_id TEXT NOT NULL,

@@ -18,7 +18,10 @@ pub(super) fn coverage_on_link(conn: &Connection, link: &Link) -> rusqlite::Resu
             [&link.ghl_id],
         )?;
     } else {
-        conn.execute("DELETE FROM notes_coverage WHERE ghl_id = ?1", [&link.ghl_id])?;
+        conn.execute(
+            "DELETE FROM notes_coverage WHERE ghl_id = ?1",
+            [&link.ghl_id],
+        )?;
     }
     Ok(())
 }
@@ -36,7 +39,12 @@ pub(super) fn dirty_after(
         super::sqlite::RECORD_COLS
     ))?;
     let rows = st.query_map(
-        params![side.as_str(), kind.as_str(), after.unwrap_or(""), limit as i64],
+        params![
+            side.as_str(),
+            kind.as_str(),
+            after.unwrap_or(""),
+            limit as i64
+        ],
         super::sqlite::record_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -73,7 +81,11 @@ pub(super) fn mark_children_dirty(
     )?)
 }
 
-pub(super) fn notes_due(conn: &Connection, limit: usize, uncovered_only: bool) -> Result<Vec<String>> {
+pub(super) fn notes_due(
+    conn: &Connection,
+    limit: usize,
+    uncovered_only: bool,
+) -> Result<Vec<String>> {
     let sql = if uncovered_only {
         "SELECT ghl_id FROM notes_coverage WHERE covered_at = '' LIMIT ?1"
     } else {
@@ -176,7 +188,9 @@ mod explain {
             let n = st.parameter_count();
             let params: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
             let rows: Vec<String> = st
-                .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
@@ -186,6 +200,9 @@ mod explain {
                 }
             }
         }
-        assert!(scans.is_empty(), "queries scanning instead of using an index: {scans:#?}");
+        assert!(
+            scans.is_empty(),
+            "queries scanning instead of using an index: {scans:#?}"
+        );
     }
 }
