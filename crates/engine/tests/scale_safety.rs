@@ -323,3 +323,94 @@ async fn task_and_note_deletions_follow_the_policy() {
     // ignore: both kept as they were.
     assert_eq!(deletion_mode("ignore").await, (1, 1, false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ghl_duplicate_answer_links_to_the_existing_contact() {
+    // GHL's search does not show the contact yet (lag), so the sync tries to create
+    // the Sellsy contact's twin and GHL answers 400 "duplicated contact".
+    let env = common::start_with(0, 0, FaultConfig::default(), |g, _| {
+        g.search_lag = Duration::from_secs(30);
+    })
+    .await;
+    let existing = env
+        .ghl_client()
+        .contacts()
+        .create(&ContactInput {
+            first_name: Some("Dana".into()),
+            email: Some("dana@example.com".into()),
+            ..ContactInput::default()
+        })
+        .await
+        .unwrap();
+    env.sellsy_client()
+        .call(
+            "contacts.create-contact",
+            CallInput::new().body(
+                json!({"first_name": "Dana", "last_name": "Dup", "email": "dana@example.com"}),
+            ),
+        )
+        .await
+        .unwrap();
+    let engine = env.engine("[sync]\ntasks = false\nnotes = false\n").await;
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert!(r.is_clean(), "{r:#?}");
+    assert_eq!(env.ghl.state().contact_count(), 1);
+    let link = engine
+        .store()
+        .link_by(Kind::Contact, Side::Ghl, &existing.id)
+        .unwrap()
+        .expect("linked to the existing contact");
+    assert_eq!(link.state, "active");
+    // The merge then brought the Sellsy last name across.
+    assert_eq!(
+        env.ghl.state().contact(&existing.id).unwrap()["lastName"],
+        "Dup"
+    );
+    env.cleanup();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_placeholder_last_name_never_comes_back_to_ghl() {
+    let env = common::start(0, 0, FaultConfig::default()).await;
+    let c = env
+        .ghl_client()
+        .contacts()
+        .create(&ContactInput {
+            first_name: Some("Ann".into()),
+            email: Some("ann.smith@example.com".into()),
+            ..ContactInput::default()
+        })
+        .await
+        .unwrap();
+    let engine = env.engine("").await;
+    for _ in 0..2 {
+        let r = engine.run_once(false, &common::quiet()).await.unwrap();
+        assert!(r.is_clean(), "{r:#?}");
+    }
+    let sid: i64 = env.partner(&engine, &c.id).parse().unwrap();
+    let s = env
+        .sellsy
+        .state()
+        .store()
+        .contacts
+        .get(sid)
+        .unwrap()
+        .clone();
+    assert_eq!(s["last_name"], "ann.smith", "Sellsy needs a last name");
+    let g = env.ghl.state().contact(&c.id).unwrap();
+    assert!(g["lastName"].is_null() || g["lastName"] == "", "{g}");
+    // A real last name typed in Sellsy later does flow to GHL.
+    env.sellsy_client()
+        .call(
+            "contacts.update-contact-info",
+            CallInput::new()
+                .param("id", sid)
+                .body(json!({"last_name": "Smith"})),
+        )
+        .await
+        .unwrap();
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert!(r.is_clean(), "{r:#?}");
+    assert_eq!(env.ghl.state().contact(&c.id).unwrap()["lastName"], "Smith");
+    env.cleanup();
+}

@@ -33,10 +33,8 @@ pub(crate) enum Created {
 /// GHL's 400 "This location does not allow duplicated contacts": the existing id.
 fn duplicate_of(e: &EngineError) -> Option<String> {
     match e {
-        EngineError::Api {
-            source: hlbridge_core::Error::Validation { body, .. },
-            ..
-        } => body
+        EngineError::Api { source, .. } => source
+            .body()?
             .pointer("/meta/contactId")
             .and_then(Value::as_str)
             .map(str::to_string),

@@ -129,6 +129,7 @@ pub(crate) fn is_permanent(e: &EngineError) -> bool {
         e,
         EngineError::Api {
             source: hlbridge_core::Error::Validation { .. }
+                | hlbridge_core::Error::Api { .. }
                 | hlbridge_core::Error::Forbidden { .. }
                 | hlbridge_core::Error::PlanQuota { .. },
             ..
