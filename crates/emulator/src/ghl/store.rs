@@ -126,7 +126,12 @@ impl Store {
         self.contacts
             .values()
             .filter(|c| Some(c.id.as_str()) != except)
-            .filter(|c| c.email_lower().as_deref() == Some(email.as_str()))
+            .filter(|c| {
+                // Compared without allocating: this runs over every contact per write.
+                c.str_field("email").is_some_and(|e| {
+                    e.eq_ignore_ascii_case(&email) || (!e.is_ascii() && e.to_lowercase() == email)
+                })
+            })
             .min_by_key(|c| (c.date_added, c.id.clone()))
     }
 
