@@ -210,25 +210,27 @@ impl GhlSide {
         }
     }
 
-    /// One page of the location-wide task search (every contact's tasks), `skip`
-    /// tasks in; the page is full when it holds `TASK_PAGE` tasks.
-    pub async fn location_tasks(&self, skip: u64) -> Result<Vec<Task>> {
+    /// One page of the location-wide task search, `skip` tasks in (only the tasks of
+    /// `contacts` when given); the page is full when it holds `TASK_PAGE` tasks.
+    async fn task_page(&self, contacts: Option<&[String]>, skip: u64) -> Result<Vec<Task>> {
+        let mut body = json!({ "limit": TASK_PAGE, "skip": skip });
+        if let Some(c) = contacts {
+            body["contactId"] = json!(c);
+        }
         let body = self
             .client
             .call(
                 "locations.task-search",
                 CallInput::new()
                     .param("locationId", &self.location_id)
-                    .body(json!({ "limit": TASK_PAGE, "skip": skip })),
+                    .body(body),
             )
             .await
             .map_err(EngineError::ghl)?;
-        let tasks = body
-            .get("tasks")
+        body.get("tasks")
             .and_then(Value::as_array)
             .cloned()
-            .unwrap_or_default();
-        tasks
+            .unwrap_or_default()
             .into_iter()
             .map(|t| {
                 serde_json::from_value(t)
@@ -237,29 +239,17 @@ impl GhlSide {
             .collect()
     }
 
-    /// The tasks of some contacts through the location-wide search (one request).
+    /// One page of every contact's tasks.
+    pub async fn location_tasks(&self, skip: u64) -> Result<Vec<Task>> {
+        self.task_page(None, skip).await
+    }
+
+    /// The tasks of some contacts through the location-wide search, every page.
     pub async fn tasks_of_many(&self, contacts: &[String]) -> Result<Vec<Task>> {
         let mut out = Vec::new();
         let mut skip = 0u64;
         loop {
-            let body = self
-                .client
-                .call(
-                    "locations.task-search",
-                    CallInput::new()
-                        .param("locationId", &self.location_id)
-                        .body(json!({ "contactId": contacts, "limit": TASK_PAGE, "skip": skip })),
-                )
-                .await
-                .map_err(EngineError::ghl)?;
-            let page: Vec<Task> = body
-                .get("tasks")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|t| serde_json::from_value(t).ok())
-                .collect();
+            let page = self.task_page(Some(contacts), skip).await?;
             let n = page.len() as u64;
             out.extend(page);
             if n < TASK_PAGE {

@@ -542,11 +542,18 @@ impl SellsySide {
 
     pub async fn tasks_of(&self, contact_id: &str) -> Result<Vec<Task>> {
         let id = id_param(contact_id)?;
+        self.listing("tasks.search-tasks", json!({ "contacts": [id] }))
+            .await
+    }
+
+    /// Every item of a search operation with these filters (paged).
+    async fn listing<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        filters: Value,
+    ) -> Result<Vec<T>> {
         self.client
-            .stream_typed(
-                "tasks.search-tasks",
-                CallInput::new().body(json!({ "filters": { "contacts": [id] } })),
-            )
+            .stream_typed(op, CallInput::new().body(json!({ "filters": filters })))
             .try_collect()
             .await
             .map_err(EngineError::sellsy)
@@ -558,14 +565,8 @@ impl SellsySide {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.client
-            .stream_typed(
-                "tasks.search-tasks",
-                CallInput::new().body(json!({ "filters": { "contacts": ids } })),
-            )
-            .try_collect()
+        self.listing("tasks.search-tasks", json!({ "contacts": ids }))
             .await
-            .map_err(EngineError::sellsy)
     }
 
     /// Comments updated since `since` (inclusive; every comment when `None`).
@@ -574,38 +575,23 @@ impl SellsySide {
             Some(s) => json!({ "updated": { "start": s } }),
             None => json!({}),
         };
-        self.client
-            .stream_typed(
-                "comments.search-comments",
-                CallInput::new().body(json!({ "filters": filters })),
-            )
-            .try_collect()
+        self.listing("comments.search-comments", json!(filters))
             .await
-            .map_err(EngineError::sellsy)
     }
 
     /// Tasks created since `since` (inclusive).
     pub async fn tasks_created_since(&self, since: &str) -> Result<Vec<Task>> {
-        self.client
-            .stream_typed(
-                "tasks.search-tasks",
-                CallInput::new().body(json!({ "filters": { "created": { "start": since } } })),
-            )
-            .try_collect()
-            .await
-            .map_err(EngineError::sellsy)
+        self.listing(
+            "tasks.search-tasks",
+            json!({ "created": { "start": since } }),
+        )
+        .await
     }
 
     pub async fn comments_of(&self, contact_id: &str) -> Result<Vec<Comment>> {
         let id = id_param(contact_id)?;
-        self.client
-            .stream_typed(
-                "comments.search-comments",
-                CallInput::new().body(json!({ "filters": { "contacts": [id] } })),
-            )
-            .try_collect()
+        self.listing("comments.search-comments", json!({ "contacts": [id] }))
             .await
-            .map_err(EngineError::sellsy)
     }
 
     pub async fn create_task(&self, contact_id: &str, body: &Map<String, Value>) -> Result<Task> {
