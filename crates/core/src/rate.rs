@@ -217,6 +217,27 @@ struct KeyState {
     exhausted: Option<(Instant, RateLimitInfo)>,
 }
 
+impl KeyState {
+    /// How long until a request fits: the 429 hold and every window (pruned to `now`).
+    /// `Err` with the window's limits when one would not free within
+    /// [`MAX_WINDOW_WAIT`].
+    fn wait(&mut self, now: Instant, margin: Duration) -> Result<Duration, RateLimitInfo> {
+        let mut wait = self
+            .blocked_until
+            .map(|b| b.saturating_duration_since(now))
+            .unwrap_or_default();
+        for w in &mut self.windows {
+            w.prune(now);
+            let w_wait = w.wait(now, margin);
+            if w_wait > MAX_WINDOW_WAIT {
+                return Err(w.info());
+            }
+            wait = wait.max(w_wait);
+        }
+        Ok(wait)
+    }
+}
+
 /// Counters for metrics and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetStats {
@@ -308,21 +329,12 @@ impl RateBudget {
                 }
                 st.exhausted = None;
             }
-            let mut wait = st
-                .blocked_until
-                .map(|b| b.saturating_duration_since(now))
-                .unwrap_or_default();
-            for w in &mut st.windows {
-                w.prune(now);
-                let w_wait = w.wait(now, margin);
-                if w_wait > MAX_WINDOW_WAIT {
-                    return Err(Error::DailyLimitReached {
-                        key: key.to_string(),
-                        limits: Box::new(w.info()),
-                    });
-                }
-                wait = wait.max(w_wait);
-            }
+            let wait = st
+                .wait(now, margin)
+                .map_err(|limits| Error::DailyLimitReached {
+                    key: key.to_string(),
+                    limits: Box::new(limits),
+                })?;
             if wait.is_zero() {
                 for w in &mut st.windows {
                     w.record(now, 1);
@@ -356,21 +368,7 @@ impl RateBudget {
     pub fn next_slot_in(&self, key: &str) -> Duration {
         let now = Instant::now();
         let margin = self.margin;
-        self.with_key(key, |st| {
-            let mut wait = st
-                .blocked_until
-                .map(|b| b.saturating_duration_since(now))
-                .unwrap_or_default();
-            for w in &mut st.windows {
-                w.prune(now);
-                let w_wait = w.wait(now, margin);
-                if w_wait > MAX_WINDOW_WAIT {
-                    return Duration::MAX;
-                }
-                wait = wait.max(w_wait);
-            }
-            wait
-        })
+        self.with_key(key, |st| st.wait(now, margin).unwrap_or(Duration::MAX))
     }
 
     /// When the newest slot of `key` was taken (or the newest request the server

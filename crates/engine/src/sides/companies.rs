@@ -87,20 +87,7 @@ impl SellsySide {
             Ok(v) => v,
             Err(e) => {
                 // The answer may have been lost after the company was made: look first.
-                let found = data(
-                    self.call(
-                        "companies.search-companies",
-                        CallInput::new()
-                            .param("limit", 1)
-                            .body(json!({ "filters": { "name": name } })),
-                    )
-                    .await?,
-                );
-                match found
-                    .first()
-                    .and_then(|c| c.get("id"))
-                    .and_then(Value::as_i64)
-                {
+                match self.find_company(name).await? {
                     Some(id) => {
                         self.directory().by_name.insert(name.to_lowercase(), id);
                         return Ok(id);
@@ -115,6 +102,23 @@ impl SellsySide {
             .ok_or_else(|| EngineError::Data("Sellsy company create returned no id".into()))?;
         self.directory().by_name.insert(name.to_lowercase(), id);
         Ok(id)
+    }
+
+    /// The id of the company called exactly `name`, asked of Sellsy (one request).
+    async fn find_company(&self, name: &str) -> Result<Option<i64>> {
+        let found = data(
+            self.call(
+                "companies.search-companies",
+                CallInput::new()
+                    .param("limit", 1)
+                    .body(json!({ "filters": { "name": name } })),
+            )
+            .await?,
+        );
+        Ok(found
+            .first()
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_i64))
     }
 
     /// The company a contact is main contact of, from the directory.
@@ -140,25 +144,10 @@ impl SellsySide {
         let company_id = match known {
             Some(id) => id,
             None if complete => self.create_company(name).await?,
-            None => {
-                let found = data(
-                    self.call(
-                        "companies.search-companies",
-                        CallInput::new()
-                            .param("limit", 1)
-                            .body(json!({ "filters": { "name": name } })),
-                    )
-                    .await?,
-                );
-                match found
-                    .first()
-                    .and_then(|c| c.get("id"))
-                    .and_then(Value::as_i64)
-                {
-                    Some(id) => id,
-                    None => self.create_company(name).await?,
-                }
-            }
+            None => match self.find_company(name).await? {
+                Some(id) => id,
+                None => self.create_company(name).await?,
+            },
         };
         self.directory()
             .by_name
