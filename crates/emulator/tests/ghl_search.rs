@@ -134,9 +134,12 @@ async fn filters_sort_and_query_see_writes_immediately() {
     let emu = emulator(roomy()).await;
     let api = Api::new(&emu);
     let ada = api.create_contact(json!({"firstName": "Ada", "email": "ada@x.io", "tags": ["vip"], "companyName": "Acme"})).await;
+    // Distinct creation times: the default order (newest first) is then unambiguous.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let bob = api
         .create_contact(json!({"firstName": "Bob", "email": "bob@y.io", "tags": ["lead"]}))
         .await;
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let cy = api
         .create_contact(json!({"firstName": "Cy", "email": "cy@x.io", "tags": ["vip", "lead"]}))
         .await;
