@@ -8,11 +8,13 @@
 //! - [`http`]: the executor tying budget, auth and retries around one request;
 //! - [`call`]: operation id + parameters → a checked request;
 //! - [`paging`]: pagination as async streams;
+//! - [`fsutil`]: private (mode 0600) state and key files;
 //! - [`error`]: the typed errors.
 
 pub mod auth;
 pub mod call;
 pub mod error;
+pub mod fsutil;
 pub mod http;
 pub mod optable;
 pub mod paging;

@@ -1,5 +1,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
@@ -21,7 +22,16 @@ pub trait Refresher: Send + Sync {
 ///   many callers saw the 401 at the same time (single flight: the others wait, then
 ///   reuse the new token);
 /// - a rotated refresh token is saved to the store before the new access token is
-///   handed out, so a crash cannot lose it.
+///   handed out, so a crash cannot lose it;
+/// - single flight across processes too: a refresh happens only under the store's
+///   lease for the key ([`TokenStore::try_lease`], ttl [`DEFAULT_LEASE_TTL`]). While
+///   another holder has it, the manager re-reads the stored tokens (every
+///   [`LEASE_POLL`]): once the other process stored a set that is not "needed" any
+///   more, that set is used and nothing is refreshed. After taking the lease it
+///   re-reads the store again and refreshes from the newest stored set (its refresh
+///   token is the live one) only if that set still needs it, saves, then releases.
+///   A crashed holder's lease expires after its ttl; a manager waits at most
+///   ttl + [`LEASE_GRACE`] before giving up with an error naming the key.
 pub struct TokenManager {
     key: String,
     store: Arc<dyn TokenStore>,
@@ -30,7 +40,17 @@ pub struct TokenManager {
     refresh_lock: tokio::sync::Mutex<()>,
     skew: chrono::Duration,
     refreshes: AtomicU64,
+    /// Who this manager is in the store's lease table (process id + random).
+    holder: String,
+    lease_ttl: Duration,
 }
+
+/// How long a refresh lease lasts when its holder neither renews nor releases it.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+/// How often a manager waiting for another holder's lease re-reads the store.
+pub const LEASE_POLL: Duration = Duration::from_millis(50);
+/// How long past the lease ttl a waiting manager keeps trying.
+pub const LEASE_GRACE: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,6 +86,8 @@ impl TokenManager {
             refresh_lock: tokio::sync::Mutex::new(()),
             skew: chrono::Duration::seconds(60),
             refreshes: AtomicU64::new(0),
+            holder: format!("{}:{:016x}", std::process::id(), rand::random::<u64>()),
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
     }
 
@@ -97,6 +119,13 @@ impl TokenManager {
     /// Refresh when fewer than `skew` remain (default 60 s).
     pub fn with_skew(mut self, skew: std::time::Duration) -> Self {
         self.skew = chrono::Duration::from_std(skew).unwrap_or(self.skew);
+        self
+    }
+
+    /// How long this manager's refresh lease lasts if it crashes while holding it
+    /// (default [`DEFAULT_LEASE_TTL`]).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
         self
     }
 
@@ -137,8 +166,9 @@ impl TokenManager {
             .map(Some)
     }
 
-    /// Single flight: whoever holds the lock refreshes; the others find the token
-    /// already replaced and return it.
+    /// Single flight: whoever holds the lock (in this process) and the store's lease
+    /// (across processes) refreshes; the others find the token already replaced and
+    /// return it.
     async fn refresh_when(&self, needed: impl Fn(&Tokens) -> bool) -> Result<String> {
         let _guard = self.refresh_lock.lock().await;
         let current = self.current.read().await.clone();
@@ -146,26 +176,71 @@ impl TokenManager {
             return Ok(current.access().to_string());
         }
         // Another process may have refreshed and stored a newer set already.
-        if let Some(stored) = self.store.load(&self.key)? {
-            if stored.access_token.expose_secret() != current.access_token.expose_secret()
-                && !needed(&stored)
-            {
-                let token = stored.access().to_string();
-                *self.current.write().await = stored;
+        if let Some(token) = self.adopt_stored(&current, &needed).await? {
+            return Ok(token);
+        }
+        if self.refresher.is_none() {
+            return Err(Error::Config(format!(
+                "the token for {} cannot be refreshed",
+                self.key
+            )));
+        }
+        let deadline = tokio::time::Instant::now() + self.lease_ttl + LEASE_GRACE;
+        while !self
+            .store
+            .try_lease(&self.key, &self.holder, self.lease_ttl)?
+        {
+            if let Some(token) = self.adopt_stored(&current, &needed).await? {
                 return Ok(token);
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::TokenStore(format!(
+                    "another process has been refreshing the token for {} for over {:?}; try again, or check the processes sharing the state database",
+                    self.key,
+                    self.lease_ttl + LEASE_GRACE
+                )));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
         }
+        let outcome = self.refresh_leased(&current, &needed).await;
+        if let Err(e) = self.store.release(&self.key, &self.holder) {
+            // The lease expires on its own; the refresh itself is done.
+            tracing::warn!(connection = %self.key, "cannot release the refresh lease: {e}");
+        }
+        outcome
+    }
+
+    /// Under the lease: re-read the store, refresh from the newest set if it still
+    /// needs it, save, hand out.
+    async fn refresh_leased(
+        &self,
+        current: &Tokens,
+        needed: &impl Fn(&Tokens) -> bool,
+    ) -> Result<String> {
+        let base = match self.store.load(&self.key)? {
+            Some(stored) if !same_access(&stored, current) => {
+                if !needed(&stored) {
+                    let token = stored.access().to_string();
+                    *self.current.write().await = stored;
+                    return Ok(token);
+                }
+                // Stored by another process, yet needing a refresh: its refresh token
+                // is the live one.
+                stored
+            }
+            _ => current.clone(),
+        };
         let refresher = self.refresher.as_ref().ok_or_else(|| {
             Error::Config(format!("the token for {} cannot be refreshed", self.key))
         })?;
-        let mut fresh = refresher.refresh(&current).await?;
+        let mut fresh = refresher.refresh(&base).await?;
         if fresh.refresh_token.is_none() {
             // Grants that return no refresh token (location tokens) keep the old one.
-            fresh.refresh_token = current.refresh_token.clone();
+            fresh.refresh_token = base.refresh_token.clone();
         }
         // Facts kept with the connection (client id, location, account) carry over
         // where the new response does not restate them.
-        for (k, v) in &current.extra {
+        for (k, v) in &base.extra {
             fresh.extra.entry(k.clone()).or_insert_with(|| v.clone());
         }
         // Persist before use: the old refresh token is already spent.
@@ -176,6 +251,27 @@ impl TokenManager {
         tracing::info!(connection = %self.key, "access token refreshed");
         Ok(token)
     }
+
+    /// The stored set, when another process stored one that does not need refreshing:
+    /// it becomes the current set.
+    async fn adopt_stored(
+        &self,
+        current: &Tokens,
+        needed: &impl Fn(&Tokens) -> bool,
+    ) -> Result<Option<String>> {
+        match self.store.load(&self.key)? {
+            Some(stored) if !same_access(&stored, current) && !needed(&stored) => {
+                let token = stored.access().to_string();
+                *self.current.write().await = stored;
+                Ok(Some(token))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn same_access(a: &Tokens, b: &Tokens) -> bool {
+    a.access_token.expose_secret() == b.access_token.expose_secret()
 }
 
 #[cfg(test)]
@@ -235,5 +331,93 @@ mod tests {
         assert_eq!(mgr.access_token().await.unwrap(), "access-1");
         assert_eq!(mgr.access_token().await.unwrap(), "access-1");
         assert_eq!(mgr.refresh_count(), 1);
+    }
+
+    /// Refuses a refresh token it has already seen (a single-use, rotating token).
+    struct Rotating {
+        spent: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Refresher for Rotating {
+        fn refresh<'a>(&'a self, current: &'a Tokens) -> BoxFuture<'a, Result<Tokens>> {
+            Box::pin(async move {
+                let used = current.refresh().unwrap_or_default().to_string();
+                let n = {
+                    let mut spent = self.spent.lock().unwrap();
+                    if spent.contains(&used) {
+                        return Err(Error::Auth {
+                            status: 400,
+                            message: format!("invalid_grant: {used} was already used"),
+                            trace_id: None,
+                        });
+                    }
+                    spent.push(used);
+                    spent.len()
+                };
+                // Slow enough for the other manager to arrive while this one refreshes.
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                let mut t = Tokens::static_token(format!("access-{n}"));
+                t.refresh_token = Some(SecretString::from(format!("refresh-{n}")));
+                t.expires_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+                Ok(t)
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_on_one_file_spend_one_refresh_token() {
+        use crate::auth::{Cipher, SqliteTokenStore};
+        let dir = crate::fsutil::test_dir("lease-refresh");
+        let path = dir.join("state.sqlite");
+        let open = || -> Arc<dyn TokenStore> {
+            Arc::new(SqliteTokenStore::open(&path, Cipher::from_key(&[3; 32])).unwrap())
+        };
+        let (store_a, store_b) = (open(), open());
+        let mut t = Tokens::static_token("access-0");
+        t.refresh_token = Some(SecretString::from("refresh-0".to_string()));
+        store_a.save("ghl:loc", &t).unwrap();
+        let refresher = Arc::new(Rotating {
+            spent: std::sync::Mutex::new(Vec::new()),
+        });
+        // Two processes: each loaded the same stored set before either refreshed.
+        let a = Arc::new(TokenManager::load("ghl:loc", store_a, Some(refresher.clone())).unwrap());
+        let b = Arc::new(TokenManager::load("ghl:loc", store_b, Some(refresher.clone())).unwrap());
+        let ta = tokio::spawn({
+            let a = a.clone();
+            async move { a.refresh_after_unauthorized("access-0").await }
+        });
+        let tb = tokio::spawn({
+            let b = b.clone();
+            async move { b.refresh_after_unauthorized("access-0").await }
+        });
+        assert_eq!(ta.await.unwrap().unwrap().as_deref(), Some("access-1"));
+        assert_eq!(tb.await.unwrap().unwrap().as_deref(), Some("access-1"));
+        assert_eq!(refresher.spent.lock().unwrap().as_slice(), ["refresh-0"]);
+        assert_eq!(a.refresh_count() + b.refresh_count(), 1);
+        assert_eq!(b.tokens().await.refresh(), Some("refresh-1"));
+        assert_eq!(a.tokens().await.refresh(), Some("refresh-1"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_lease_held_by_a_crashed_process_expires() {
+        let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::default());
+        let mut t = Tokens::static_token("access-0");
+        t.refresh_token = Some(SecretString::from("refresh-0".to_string()));
+        store.save("k", &t).unwrap();
+        // A holder that never releases (it crashed mid-refresh).
+        assert!(store
+            .try_lease("k", "crashed", std::time::Duration::from_millis(200))
+            .unwrap());
+        let refresher = Arc::new(Counting(AtomicUsize::new(0)));
+        let mgr = TokenManager::load("k", store, Some(refresher.clone())).unwrap();
+        assert_eq!(
+            mgr.refresh_after_unauthorized("access-0")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("access-1")
+        );
+        assert_eq!(refresher.0.load(Ordering::SeqCst), 1);
     }
 }

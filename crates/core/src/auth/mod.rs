@@ -14,6 +14,6 @@ mod store;
 mod tokens;
 
 pub use cipher::{Cipher, KEY_ENV};
-pub use manager::{Refresher, TokenManager};
+pub use manager::{Refresher, TokenManager, DEFAULT_LEASE_TTL, LEASE_GRACE, LEASE_POLL};
 pub use store::{MemoryTokenStore, SqliteTokenStore, TokenStore};
 pub use tokens::Tokens;
