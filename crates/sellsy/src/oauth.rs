@@ -179,6 +179,26 @@ impl Refresher for SellsyOAuth {
     }
 }
 
+/// `http://host:port/v2` (an emulator or a proxy) → `http://host:port/oauth2/<leaf>`;
+/// Sellsy's own base URL → `default`.
+fn beside_base(base_url: &str, leaf: &str, default: &str) -> String {
+    let trimmed = base_url.trim_end_matches('/');
+    match trimmed.strip_suffix("/v2") {
+        Some(root) if trimmed != crate::DEFAULT_BASE_URL => format!("{root}/oauth2/{leaf}"),
+        _ => default.to_string(),
+    }
+}
+
+/// The token endpoint that goes with an API base URL.
+pub fn token_url_for(base_url: &str) -> String {
+    beside_base(base_url, "access-tokens", DEFAULT_TOKEN_URL)
+}
+
+/// The authorize page that goes with an API base URL.
+pub fn authorize_url_for(base_url: &str) -> String {
+    beside_base(base_url, "authorization", DEFAULT_AUTHORIZE_URL)
+}
+
 /// Read a token response; the account id is taken from the JWT's `corpId` claim.
 pub fn tokens_from_response(body: &Value) -> Result<Tokens> {
     let mut tokens = Tokens::from_token_response(body)?;
