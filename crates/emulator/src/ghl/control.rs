@@ -12,6 +12,9 @@
 //! | `GET /emulator/settings` | current runtime settings |
 //! | `POST /emulator/settings` | JSON `{allowDuplicateContacts?, faults?: "429=0.1,…", rateMax?, rateIntervalMs?, dailyLimit?, searchLagMs?}` |
 //! | `POST /emulator/reset-rate-limits` | forget consumed rate budgets |
+//! | `GET /emulator/locations` | the company's locations → `{"locations": [{id, name, installed, installedAt, primary}]}` (never tokens) |
+//! | `POST /emulator/locations` | JSON `{"id", "name"?, "token"?}`: add a location (token default `pit-<id>`) or reinstall an uninstalled one, and send a signed `INSTALL` webhook → 201 `{"location": …}`; 409 when already installed |
+//! | `DELETE /emulator/locations/{id}` | uninstall the app from a location: its tokens answer 401 from then on, `installedLocations` reports `isInstalled: false`, a signed `UNINSTALL` webhook is sent → `{"location": …}`; 404 unknown, 409 not installed |
 //! | `POST /emulator/truncate` | `{"after": N}`: every list and search returns at most N items in total across its pages, until `{"after": null}` → `{"after": N\|null}` |
 //!
 //! Truncation (to test a sync's mass-deletion guard) cuts a listing after sorting and
@@ -23,7 +26,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -31,6 +34,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::state::GhlState;
+use super::tenants::{LocationError, LocationSpec};
 use crate::faults::FaultConfig;
 
 pub async fn health() -> Json<Value> {
@@ -151,4 +155,53 @@ pub async fn sign_webhook(
 pub async fn reset_rate_limits(State(state): State<Arc<GhlState>>) -> Json<Value> {
     state.reset_rate_limits();
     Json(json!({"reset": true}))
+}
+
+pub async fn locations(State(state): State<Arc<GhlState>>) -> Json<Value> {
+    Json(json!({ "locations": state.locations() }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewLocation {
+    id: String,
+    name: Option<String>,
+    token: Option<String>,
+}
+
+fn location_error(e: &LocationError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        Json(json!({"statusCode": status.as_u16(), "message": e.to_string()})),
+    )
+        .into_response()
+}
+
+/// `POST /emulator/locations` with `{"id", "name"?, "token"?}`.
+pub async fn add_location(State(state): State<Arc<GhlState>>, body: axum::body::Bytes) -> Response {
+    let new: NewLocation = match serde_json::from_slice(&body) {
+        Ok(n) => n,
+        Err(e) => return bad_request(format!(
+            "body must be {{\"id\": \"<location id>\", \"name\"?: \"…\", \"token\"?: \"…\"}}: {e}"
+        )),
+    };
+    let mut spec = LocationSpec::new(new.id);
+    spec.name = new.name;
+    spec.token = new.token;
+    match state.install_location(spec) {
+        Ok(info) => (StatusCode::CREATED, Json(json!({ "location": info }))).into_response(),
+        Err(e) => location_error(&e),
+    }
+}
+
+/// `DELETE /emulator/locations/{id}`.
+pub async fn remove_location(
+    State(state): State<Arc<GhlState>>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.uninstall_location(&id) {
+        Ok(info) => Json(json!({ "location": info })).into_response(),
+        Err(e) => location_error(&e),
+    }
 }

@@ -16,7 +16,8 @@
 //! 5. body decoding (JSON, or form for form operations; malformed JSON → 400);
 //! 6. table validation (`hlbridge_core::validate`) → 422 with class-validator messages;
 //! 7. `locationId` in the query or body must be the token's location → 403;
-//! 8. the handler, or the generic layer ([`super::generic`]) for operations without one.
+//! 8. the handler, or the generic layer ([`super::generic`]) for operations without one,
+//!    over the store of the request's location ([`super::tenants`]).
 //!
 //! Every response of the pipeline carries the five `X-RateLimit-*` headers.
 
@@ -52,8 +53,8 @@ pub async fn dispatch(
     let mut rate: Option<RateHeaders> = None;
     let result = pipeline(&state, &method, &uri, &headers, &body, &mut rate);
     let mut response = match result {
-        Ok(reply) => {
-            state.emit(reply.events);
+        Ok((reply, location)) => {
+            state.emit_in(&location, reply.events);
             match reply.file {
                 Some(file) => (
                     reply.status,
@@ -81,7 +82,7 @@ fn pipeline(
     headers: &HeaderMap,
     raw_body: &Bytes,
     rate: &mut Option<RateHeaders>,
-) -> Result<Reply, ApiError> {
+) -> Result<(Reply, String), ApiError> {
     let path = uri.path();
     let not_found = || ApiError::RouteNotFound {
         method: method.to_string(),
@@ -125,6 +126,7 @@ fn pipeline(
         check_location(g, &query, body.as_ref())?;
     }
 
+    let location = state.request_location(grant.as_ref(), &path_params, &query, body.as_ref());
     // Operations without a specific handler are served by the generic layer.
     let handler = handler_for(op.id).unwrap_or(Handler::Store(super::generic::serve));
     let ctx = Ctx {
@@ -137,7 +139,8 @@ fn pipeline(
     };
     match handler {
         Handler::Store(f) => {
-            let mut store = lock(&state.store);
+            let shared = state.store_of(&location);
+            let mut store = lock(&shared);
             let reply = f(&mut store, &ctx);
             if m != Method::Get {
                 // Writes reach search-backed reads through the (lagging) index.
@@ -146,9 +149,9 @@ fn pipeline(
                     .search_index
                     .observe(&store.contacts, std::time::Instant::now());
             }
-            reply
+            reply.map(|r| (r, location))
         }
-        Handler::State(f) => f(state, &ctx),
+        Handler::State(f) => f(state, &ctx).map(|r| (r, location)),
     }
 }
 

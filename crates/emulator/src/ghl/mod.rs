@@ -14,11 +14,18 @@
 //!   [`oauth`] (consent page at `/oauth/chooselocation`, token endpoint, rotation).
 //! - **Rate limits** ([`ratelimit`]): `rate_max` per `rate_interval` and `daily_limit`
 //!   per (app/token, location), with the five `X-RateLimit-*` headers on every response.
-//! - **Webhooks** ([`webhooks`]): Contact/Task/Note events, Ed25519-signed.
+//! - **Webhooks** ([`webhooks`]): Contact/Task/Note events and `INSTALL`/`UNINSTALL`,
+//!   Ed25519-signed.
 //! - **Faults** ([`crate::faults`]): 429/5xx/slow/drop/expired-token/commit-drop shares.
 //! - **Search lag** ([`search_index`]): search-backed reads may see writes late.
+//! - **Several locations** ([`tenants`]): `GhlConfig::extra_locations` adds locations
+//!   of the same company, each with its own data and private integration token;
+//!   `GET /oauth/installedLocations` lists them and `POST /oauth/locationToken` mints
+//!   tokens for them; the app is installed and uninstalled at runtime with `INSTALL` /
+//!   `UNINSTALL` webhooks.
 //! - **Control endpoints** under `/emulator/` ([`control`]): health, stats,
-//!   expire-tokens, webhook key, log and signing, runtime settings, truncated listings.
+//!   expire-tokens, webhook key, log and signing, runtime settings, truncated listings,
+//!   locations (`GET`/`POST /emulator/locations`, `DELETE /emulator/locations/{id}`).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -60,6 +67,7 @@ pub mod state;
 pub mod store;
 pub mod task_search;
 pub mod tasks;
+pub mod tenants;
 pub mod users;
 pub mod webhooks;
 pub mod workflows;
@@ -82,15 +90,21 @@ use tokio::task::JoinHandle;
 use crate::faults::{Fault, FaultConfig};
 use errors::ApiError;
 pub use state::{GhlState, StatsSnapshot};
+pub use tenants::{LocationError, LocationInfo, LocationSpec};
 pub use webhooks::{DeliveryStatus, WebhookRecord};
 
 /// Settings of a GHL emulator.
 #[derive(Debug, Clone)]
 pub struct GhlConfig {
-    /// Private integration token accepted as a Location token (all scopes).
+    /// Private integration token accepted as a Location token of `location_id` (all
+    /// scopes).
     pub token: String,
+    /// The primary location (seeded, named by default in the consent page's links).
     pub location_id: String,
     pub company_id: String,
+    /// More locations of the same company, each with its own data and private
+    /// integration token (see [`tenants`]); all start installed. Default: none.
+    pub extra_locations: Vec<LocationSpec>,
     /// Private integration token accepted as an Agency token (all scopes).
     pub agency_token: Option<String>,
     /// The OAuth app's credentials.
@@ -128,6 +142,7 @@ impl Default for GhlConfig {
             token: "pit-emulator".into(),
             location_id: "loc-emulator".into(),
             company_id: "company-emulator".into(),
+            extra_locations: Vec::new(),
             agency_token: None,
             client_id: "emulatorapp000000000-client".into(),
             client_secret: "emulator-client-secret".into(),
@@ -143,6 +158,48 @@ impl Default for GhlConfig {
             webhook_retry_base: Duration::from_secs(1),
             search_lag: Duration::ZERO,
         }
+    }
+}
+
+impl GhlConfig {
+    /// Refuse location ids that repeat or are malformed, and tokens shared by two
+    /// locations or by a location and the agency.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut ids = vec![self.location_id.as_str()];
+        let mut tokens = vec![(self.token.clone(), self.location_id.as_str())];
+        if let Some(agency) = &self.agency_token {
+            if *agency == self.token {
+                return Err("agency_token must differ from token (the primary location's)".into());
+            }
+        }
+        for spec in &self.extra_locations {
+            LocationSpec::parse(&spec.id).map_err(|e| format!("extra_locations: {e}"))?;
+            if ids.contains(&spec.id.as_str()) {
+                return Err(format!(
+                    "extra_locations: location {} is listed twice (or is the primary location)",
+                    spec.id
+                ));
+            }
+            ids.push(&spec.id);
+            let token = spec.token();
+            if token.is_empty() {
+                return Err(format!("extra_locations: token of {} is empty", spec.id));
+            }
+            if self.agency_token.as_deref() == Some(token.as_str()) {
+                return Err(format!(
+                    "extra_locations: token of {} is the agency token; give it its own",
+                    spec.id
+                ));
+            }
+            if let Some((_, other)) = tokens.iter().find(|(t, _)| *t == token) {
+                return Err(format!(
+                    "extra_locations: {} and {other} have the same token; give each its own",
+                    spec.id
+                ));
+            }
+            tokens.push((token, &spec.id));
+        }
+        Ok(())
     }
 }
 
@@ -213,6 +270,9 @@ impl GhlEmulator {
 
 /// Bind `addr` and serve the emulator.
 pub async fn start(config: GhlConfig, addr: SocketAddr) -> std::io::Result<GhlEmulator> {
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let state = GhlState::new(config);
@@ -321,6 +381,14 @@ pub fn router(state: Arc<GhlState>) -> Router {
         .route("/emulator/webhooks", get(control::webhooks))
         .route("/emulator/webhooks/sign", post(control::sign_webhook))
         .route("/emulator/truncate", post(control::truncate))
+        .route(
+            "/emulator/locations",
+            get(control::locations).post(control::add_location),
+        )
+        .route(
+            "/emulator/locations/{id}",
+            axum::routing::delete(control::remove_location),
+        )
         .route(
             "/emulator/settings",
             get(control::settings).post(control::update_settings),

@@ -2,10 +2,16 @@
 //! installed-locations list.
 //!
 //! - `GET /oauth/chooselocation` (also `/v2/oauth/chooselocation`) with
-//!   `response_type=code&client_id&redirect_uri&scope[&state]` shows an HTML consent
-//!   page whose form posts to `/oauth/chooselocation/approve`; approving (GET or POST)
-//!   redirects 302 to `redirect_uri?code=…[&state=…]`. Adding `&approve=true` to the
-//!   page URL skips the page and redirects at once (for tests and scripts).
+//!   `response_type=code&client_id&redirect_uri&scope[&state][&locationId]` shows an
+//!   HTML consent page whose form posts to `/oauth/chooselocation/approve`, with a
+//!   `<select name="locationId">` of the company's locations (`locationId` preselects
+//!   one; default the primary); approving (GET or POST) redirects 302 to
+//!   `redirect_uri?code=…[&state=…]`, and the code's Location token is for the chosen
+//!   location. Approving for a location the app is not installed on installs it (and
+//!   sends `INSTALL`). Adding `&approve=true` to the page URL skips the page and
+//!   redirects at once (for tests and scripts).
+//! - Exchanging a code with `user_type=Company` gives the agency (Company) token with a
+//!   refresh token, `companyId` and `approvedLocations` (every installed location).
 //! - Codes are single-use and live 10 minutes.
 //! - `POST /oauth/token` (form or JSON) with `grant_type` `authorization_code`,
 //!   `refresh_token` or `client_credentials`. Refresh tokens rotate: each refresh
@@ -14,7 +20,8 @@
 //! - Token-endpoint errors carry both GHL's `statusCode`/`message` and RFC 6749's
 //!   `error`/`error_description` (wording of the node oauth2-server GHL runs on).
 //! - `POST /oauth/locationToken` (Agency token, form `companyId`, `locationId`) returns a
-//!   location token without refresh token. The agency private integration token is
+//!   location token without refresh token, for any location of the company the app is
+//!   installed on (others: 400). The agency private integration token is
 //!   accepted here too, although GHL documents the route as OAuth-only.
 
 use std::collections::BTreeSet;
@@ -125,7 +132,7 @@ fn token_body(
             None => {
                 m.insert(
                     "approvedLocations".into(),
-                    json!([state.config.location_id]),
+                    json!(state.installed_location_ids()),
                 );
                 m.insert("installToFutureLocations".into(), json!(false));
                 m.insert("approveAllLocations".into(), json!(false));
@@ -258,7 +265,7 @@ pub fn location_token(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiError> {
             "The companyId does not match the token's company",
         ));
     }
-    if location_id != state.config.location_id {
+    if state.tenants.installed(location_id) != Some(true) {
         return Err(ApiError::bad_request(
             "Location not found or the app is not installed on it",
         ));
@@ -292,7 +299,10 @@ pub fn location_token(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiError> {
     ))
 }
 
-/// `GET /oauth/installedLocations`: the single emulated location.
+/// `GET /oauth/installedLocations`: the company's locations with the app's install
+/// state, filtered by `isInstalled` (`true`: installed only, `false`: not installed
+/// only, absent: all) and `query` (name contains, case-insensitive), paged by
+/// `skip`/`limit` (default 0/20); `count` is how many match the filters.
 pub fn installed_locations(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiError> {
     let agency = ctx.grant.clone().ok_or(ApiError::InvalidToken)?;
     if ctx.query("companyId") != Some(agency.company_id.as_str()) {
@@ -300,21 +310,48 @@ pub fn installed_locations(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiErro
             "The companyId does not match the token's company",
         ));
     }
-    let location = json!({
-        "_id": state.config.location_id,
-        "name": "Emulated location",
-        "address": "1 Emulator Way",
-        "isInstalled": true,
-    });
-    let skip = ctx.query_number("skip", 0, 0, None)?;
-    let locations = if skip == 0 {
-        vec![location]
-    } else {
-        Vec::new()
+    let installed_filter = match ctx.query("isInstalled") {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "isInstalled must be a boolean value",
+            ))
+        }
     };
+    let name_filter = ctx.query("query").map(str::to_lowercase);
+    let skip = usize::try_from(ctx.query_number("skip", 0, 0, None)?).unwrap_or(0);
+    let limit = usize::try_from(ctx.query_number("limit", 20, 1, None)?).unwrap_or(20);
+    let app_id = state.app_id();
+    let matching: Vec<Value> = state
+        .locations()
+        .into_iter()
+        .filter(|l| installed_filter.is_none_or(|want| l.installed == want))
+        .filter(|l| {
+            name_filter
+                .as_ref()
+                .is_none_or(|q| l.name.to_lowercase().contains(q))
+        })
+        .map(|l| {
+            let mut row = json!({
+                "_id": l.id,
+                "name": l.name,
+                "address": "1 Emulator Way",
+                "isInstalled": l.installed,
+            });
+            if let (Value::Object(m), Some(at)) = (&mut row, l.installed_at) {
+                m.insert("versionId".into(), json!(app_id));
+                m.insert("installedAt".into(), json!(at));
+            }
+            row
+        })
+        .collect();
+    let count = matching.len();
+    let locations: Vec<Value> = matching.into_iter().skip(skip).take(limit).collect();
     Ok(Reply::ok(
         ctx,
-        json!({ "locations": locations, "count": 1, "installToFutureLocations": false }),
+        json!({ "locations": locations, "count": count, "installToFutureLocations": false }),
     ))
 }
 
@@ -388,9 +425,17 @@ fn approve_and_redirect(state: &GhlState, p: &AuthorizeParams, mut redirect: url
     let location_id = p
         .location_id
         .clone()
+        .filter(|l| !l.is_empty())
         .unwrap_or_else(|| state.config.location_id.clone());
-    if location_id != state.config.location_id {
-        return *error_page(StatusCode::BAD_REQUEST, "Unknown location");
+    match state.tenants.installed(&location_id) {
+        None => return *error_page(StatusCode::BAD_REQUEST, "Unknown location"),
+        // Approving for a location the app is not on installs it there (INSTALL).
+        Some(false) => {
+            if let Err(e) = state.reinstall(&location_id) {
+                return *error_page(StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        }
+        Some(true) => {}
     }
     let code = secret(40);
     lock(&state.oauth).codes.insert(
@@ -444,6 +489,28 @@ pub async fn choose_location(
         .iter()
         .map(|s| format!("<li><code>{}</code></li>", escape(s)))
         .collect();
+    let locations = state.locations();
+    let chosen = p
+        .location_id
+        .clone()
+        .filter(|l| locations.iter().any(|x| x.id == *l))
+        .unwrap_or_else(|| state.config.location_id.clone());
+    let options: String = locations
+        .iter()
+        .map(|l| {
+            format!(
+                r#"<option value="{id}"{selected}>{name} ({id}){note}</option>"#,
+                id = escape(&l.id),
+                name = escape(&l.name),
+                selected = if l.id == chosen { " selected" } else { "" },
+                note = if l.installed {
+                    ""
+                } else {
+                    " — not installed"
+                },
+            )
+        })
+        .collect();
     let mut link = url::Url::parse("http://emulator/oauth/chooselocation/approve").ok();
     if let Some(l) = link.as_mut() {
         let mut q = l.query_pairs_mut();
@@ -457,7 +524,7 @@ pub async fn choose_location(
         if let Some(s) = &p.state {
             q.append_pair("state", s);
         }
-        q.append_pair("locationId", &state.config.location_id);
+        q.append_pair("locationId", &chosen);
     }
     let approve_href = link
         .map(|l| {
@@ -476,7 +543,7 @@ pub async fn choose_location(
 <ul>{scope_items}</ul>
 <form method="post" action="/oauth/chooselocation/approve">
 {rt}{ci}{ru}{sc}{st}
-<label>Location <select name="locationId"><option value="{loc}">Emulated location ({loc})</option></select></label>
+<label>Location <select name="locationId">{options}</select></label>
 <button type="submit" id="approve">Allow</button>
 </form>
 <p><a id="approve-link" href="{href}">Allow (link)</a></p>
@@ -487,7 +554,6 @@ pub async fn choose_location(
         ru = hidden("redirect_uri", p.redirect_uri.as_deref()),
         sc = hidden("scope", p.scope.as_deref()),
         st = hidden("state", p.state.as_deref()),
-        loc = escape(&state.config.location_id),
         href = escape(&approve_href),
     );
     Html(html).into_response()

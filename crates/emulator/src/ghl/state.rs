@@ -15,6 +15,7 @@ use super::ids::new_id;
 use super::ratelimit::{RateLimiter, RateSettings};
 use super::seed;
 use super::store::Store;
+use super::tenants::Tenants;
 use super::webhooks::{Event, WebhookCounts, WebhookRecord, Webhooks};
 use super::GhlConfig;
 use crate::faults::{FaultConfig, FaultCounts, FaultInjector};
@@ -64,7 +65,10 @@ pub struct StatsSnapshot {
 pub struct GhlState {
     pub(crate) config: GhlConfig,
     pub(crate) base_url: RwLock<String>,
-    pub(crate) store: Mutex<Store>,
+    /// The primary location's data (`GhlConfig::location_id`).
+    pub(crate) store: Arc<Mutex<Store>>,
+    /// Every location of the company (the primary included) and the app's installs.
+    pub(crate) tenants: Tenants,
     pub(crate) oauth: Mutex<OAuthStore>,
     pub(crate) limiter: RateLimiter,
     pub(crate) faults: FaultInjector,
@@ -116,9 +120,12 @@ impl GhlState {
             .flat_map(|op| op.scopes.iter().map(|s| s.to_string()))
             .collect();
         let faults = FaultInjector::new(config.faults.clone());
+        let store = Arc::new(Mutex::new(store));
+        let tenants = Tenants::new(store.clone(), &config);
         Arc::new(GhlState {
             base_url: RwLock::new("http://127.0.0.1".to_string()),
-            store: Mutex::new(store),
+            store,
+            tenants,
             oauth: Mutex::new(OAuthStore::default()),
             limiter,
             faults,
@@ -148,20 +155,22 @@ impl GhlState {
         self.webhooks.signer().public_key_pem().to_string()
     }
 
-    /// The grant behind a private integration token, if `token` is one.
+    /// The grant behind a private integration token, if `token` is one (the agency
+    /// token, or the token of one of the company's locations).
     pub(crate) fn private_grant(&self, token: &str) -> Option<Grant> {
-        let kind = if token == self.config.token {
-            hlbridge_core::optable::TokenType::Location
-        } else if self.config.agency_token.as_deref() == Some(token) {
-            hlbridge_core::optable::TokenType::Agency
+        use hlbridge_core::optable::TokenType;
+        let (kind, location_id) = if self.config.agency_token.as_deref() == Some(token) {
+            (TokenType::Agency, None)
         } else {
-            return None;
+            (
+                TokenType::Location,
+                Some(self.tenants.location_of_token(token)?),
+            )
         };
         Some(Grant {
             kind,
             scopes: None,
-            location_id: (kind == hlbridge_core::optable::TokenType::Location)
-                .then(|| self.config.location_id.clone()),
+            location_id,
             company_id: self.config.company_id.clone(),
             client_id: None,
             user_id: self.user_id.clone(),
@@ -169,19 +178,27 @@ impl GhlState {
         })
     }
 
-    /// Resolve a bearer token to its grant.
+    /// Resolve a bearer token to its grant; a Location grant of a location the app is
+    /// not installed on is no grant.
     pub(crate) fn grant_for(&self, token: &str) -> Option<Grant> {
-        if let Some(g) = self.private_grant(token) {
-            return Some(g);
+        let grant = match self.private_grant(token) {
+            Some(g) => g,
+            None => {
+                let oauth = lock(&self.oauth);
+                let record = oauth.access.get(token)?;
+                (record.expires_at > Utc::now()).then(|| record.grant.clone())?
+            }
+        };
+        match &grant.location_id {
+            Some(loc) if self.tenants.installed(loc) != Some(true) => None,
+            _ => Some(grant),
         }
-        let oauth = lock(&self.oauth);
-        let record = oauth.access.get(token)?;
-        (record.expires_at > Utc::now()).then(|| record.grant.clone())
     }
 
-    pub(crate) fn emit(&self, events: Vec<Event>) {
+    /// Announce events that happened in `location_id`.
+    pub(crate) fn emit_in(&self, location_id: &str, events: Vec<Event>) {
         if !events.is_empty() {
-            self.webhooks.emit(events);
+            self.webhooks.emit_in(Some(location_id), events);
         }
     }
 
@@ -286,20 +303,29 @@ impl GhlState {
         lock(&self.oauth).expire_all(Utc::now())
     }
 
+    /// Every location's "Allow Duplicate Contact" setting.
     pub fn set_allow_duplicate_contacts(&self, allow: bool) {
-        lock(&self.store).allow_duplicates = allow;
+        for store in self.tenants.stores() {
+            lock(&store).allow_duplicates = allow;
+        }
     }
 
-    /// Change the search lag (what the store holds now is visible to search at once).
+    /// Change the search lag of every location (what the stores hold now is visible to
+    /// search at once).
     pub fn set_search_lag(&self, lag: Duration) {
-        let mut store = lock(&self.store);
-        let store = &mut *store;
-        store.search_index.set_lag(lag, &store.contacts);
+        for store in self.tenants.stores() {
+            let mut store = lock(&store);
+            let store = &mut *store;
+            store.search_index.set_lag(lag, &store.contacts);
+        }
     }
 
-    /// Make every list and search end after `after` items in total (`None`: lift).
+    /// Make every list and search of every location end after `after` items in total
+    /// (`None`: lift).
     pub fn set_truncate_after(&self, after: Option<usize>) {
-        lock(&self.store).truncate_after = after;
+        for store in self.tenants.stores() {
+            lock(&store).truncate_after = after;
+        }
     }
 
     /// The base64 Ed25519 signature GHL would send in `x-ghl-signature` for `body`.
@@ -351,6 +377,7 @@ impl GhlState {
             "rateIntervalMs": u64::try_from(rate.interval.as_millis()).unwrap_or(u64::MAX),
             "dailyLimit": rate.daily,
             "webhookUrl": self.config.webhook_url,
+            "locations": self.locations(),
         })
     }
 }

@@ -1,7 +1,8 @@
 //! The emulated location's data: contacts, their tasks, notes, campaign and workflow
 //! memberships, appointments, and the location's custom fields.
 //!
-//! Everything sits behind one mutex in [`super::state::GhlState`]; handlers are plain
+//! One `Store` per location (see [`super::tenants`]), each behind its own mutex in
+//! [`super::state::GhlState`]; handlers are plain
 //! synchronous functions over `&mut Store`, so every write is immediately visible to
 //! every direct read. Search-backed reads go through [`Store::search_index`], which is
 //! immediate too unless a search lag is configured (see [`super::search_index`]).
@@ -60,7 +61,18 @@ pub struct Store {
 
 impl Store {
     pub fn new(location_id: &str, company_id: &str, allow_duplicates: bool) -> Self {
-        let mut rng = StdRng::seed_from_u64(STORE_SEED);
+        Store::with_seed(location_id, company_id, allow_duplicates, STORE_SEED)
+    }
+
+    /// A store whose ids and demo data come from `seed` (each location of a company
+    /// gets its own, so ids never repeat across locations).
+    pub fn with_seed(
+        location_id: &str,
+        company_id: &str,
+        allow_duplicates: bool,
+        seed: u64,
+    ) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
         let custom_fields = default_definitions(&mut rng);
         Store {
             location_id: location_id.to_string(),

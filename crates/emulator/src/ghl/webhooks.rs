@@ -1,6 +1,7 @@
 //! Outgoing webhook events, signed like GHL's.
 //!
-//! Payloads are flat JSON: `type` (event name), `locationId`, the entity's fields at the
+//! Payloads are flat JSON: `type` (event name), `locationId` (the location the change
+//! happened in; app events `INSTALL`/`UNINSTALL` carry their own), the entity's fields at the
 //! top level, `timestamp` (ISO) and `webhookId` (uuid). The raw body bytes are signed
 //! with Ed25519 and the base64 signature is sent in `x-ghl-signature`; the public key
 //! (PEM) is in [`WebhookSigner::public_key_pem`] and served at
@@ -203,13 +204,22 @@ impl Webhooks {
         &self.signer
     }
 
-    /// Build, sign, log and queue the events (never blocks).
+    /// Build, sign, log and queue the events of the primary location (never blocks).
     pub fn emit(&self, events: Vec<Event>) {
+        self.emit_in(Some(&self.location_id), events);
+    }
+
+    /// Build, sign, log and queue events; `location_id` is the `locationId` of every
+    /// payload (`None`: only the events' own fields, as app-level events such as
+    /// `INSTALL`/`UNINSTALL` carry).
+    pub fn emit_in(&self, location_id: Option<&str>, events: Vec<Event>) {
         for event in events {
             let webhook_id = uuid::Uuid::new_v4().to_string();
             let mut payload = Map::new();
             payload.insert("type".into(), Value::String(event.kind.to_string()));
-            payload.insert("locationId".into(), Value::String(self.location_id.clone()));
+            if let Some(location_id) = location_id {
+                payload.insert("locationId".into(), Value::String(location_id.to_string()));
+            }
             for (k, v) in event.fields {
                 payload.entry(k).or_insert(v);
             }
