@@ -18,16 +18,33 @@
 //! days. The log keeps at most [`LOG_BUCKETS`] + 1 entries per window whatever the
 //! limit, so its memory never depends on a value a server sent.
 //!
+//! **Across processes.** A budget built with [`RateBudget::with_shared`] keeps its
+//! windows, learned limits, 429 holds and daily exhaustion in the state database
+//! ([`SharedSlots`]) instead of in memory, so every process using that database file
+//! (CLI calls, `watch`, `sync`, `serve`) draws from the same allowance: one
+//! `BEGIN IMMEDIATE` transaction per slot, plus one per response that carries rate
+//! headers. Until a key's first response is observed, one request at a time is sent
+//! for it across all processes (the cold-start probe, see [`shared`]). A budget without
+//! a shared store never touches a database. Should the database fail (locked past its
+//! busy timeout, read-only), the budget falls back to pacing in memory and logs a
+//! warning.
+//!
 //! Hand-written rather than `governor` because the budget must learn from response
 //! headers (remaining counts, limits, daily exhaustion), which GCRA state cannot take.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::error::{Error, RateLimitInfo};
+
+pub mod shared;
+pub use shared::SharedSlots;
+use shared::Take;
 
 // Bounds on what a server may teach the budget. Real allowances are far inside them
 // (GHL: 100 per 10 s and 200 000 a day; Sellsy: a few per second); a value outside is a
@@ -256,6 +273,10 @@ pub struct RateBudget {
     margin: Duration,
     keys: Mutex<HashMap<String, KeyState>>,
     stats: Mutex<BudgetStats>,
+    /// Windows kept in the state database, shared with other processes.
+    shared: Option<Arc<SharedSlots>>,
+    /// A shared-store failure was logged already (once per budget).
+    warned: AtomicBool,
 }
 
 fn later(a: Option<Instant>, b: Instant) -> Instant {
@@ -278,6 +299,34 @@ impl RateBudget {
             margin: Duration::from_millis(50),
             keys: Mutex::new(HashMap::new()),
             stats: Mutex::new(BudgetStats::default()),
+            shared: None,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Keep this budget's windows in `slots` (the state database), shared with every
+    /// process that opened the same file. The windows given to [`RateBudget::new`]
+    /// remain the defaults of keys nothing was learned for yet.
+    pub fn with_shared(mut self, slots: Arc<SharedSlots>) -> Self {
+        self.shared = Some(slots);
+        self
+    }
+
+    /// [`RateBudget::ghl_default`], shared through the database at `path` (created
+    /// with mode 0600 when missing).
+    pub fn ghl_shared(path: &Path) -> Result<Self, Error> {
+        Ok(RateBudget::ghl_default().with_shared(SharedSlots::open(path)?))
+    }
+
+    /// The shared store, when the budget has one.
+    pub fn shared(&self) -> Option<&Arc<SharedSlots>> {
+        self.shared.as_ref()
+    }
+
+    /// Log a shared-store failure (once), and go on in memory.
+    fn degraded(&self, e: &Error) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!("shared rate budget unavailable, pacing this process alone: {e}");
         }
     }
 
@@ -317,6 +366,25 @@ impl RateBudget {
     /// allowance is known to be spent, or when a window frees only after
     /// [`MAX_WINDOW_WAIT`].
     pub fn try_acquire(&self, key: &str) -> Result<Duration, Error> {
+        if let Some(shared) = &self.shared {
+            match shared.try_take(key, &self.defaults, self.margin) {
+                Ok(Take::Wait(wait)) => {
+                    if wait.is_zero() {
+                        self.bump(|s| s.acquired += 1);
+                    } else {
+                        self.bump(|s| s.waited += 1);
+                    }
+                    return Ok(wait);
+                }
+                Ok(Take::Refused(limits)) => {
+                    return Err(Error::DailyLimitReached {
+                        key: key.to_string(),
+                        limits: Box::new(limits),
+                    })
+                }
+                Err(e) => self.degraded(&e),
+            }
+        }
         let now = Instant::now();
         let margin = self.margin;
         let wait = self.with_key(key, |st| {
@@ -366,6 +434,12 @@ impl RateBudget {
     /// over the spent windows (and a 429 hold) of the time until each frees a slot.
     /// `Duration::MAX` when a window would not free within [`MAX_WINDOW_WAIT`].
     pub fn next_slot_in(&self, key: &str) -> Duration {
+        if let Some(shared) = &self.shared {
+            match shared.next_slot_in(key, &self.defaults, self.margin) {
+                Ok(wait) => return wait.unwrap_or(Duration::MAX),
+                Err(e) => self.degraded(&e),
+            }
+        }
         let now = Instant::now();
         let margin = self.margin;
         self.with_key(key, |st| st.wait(now, margin).unwrap_or(Duration::MAX))
@@ -374,6 +448,12 @@ impl RateBudget {
     /// When the newest slot of `key` was taken (or the newest request the server
     /// reported was counted), if any is still inside a window.
     pub fn newest_slot(&self, key: &str) -> Option<Instant> {
+        if let Some(shared) = &self.shared {
+            match shared.newest_slot_age(key, &self.defaults) {
+                Ok(age) => return age.and_then(|a| Instant::now().checked_sub(a)),
+                Err(e) => self.degraded(&e),
+            }
+        }
         self.with_key(key, |st| {
             st.windows
                 .iter()
@@ -386,6 +466,11 @@ impl RateBudget {
     /// values are clamped ([`clamp_limit`], [`clamp_interval`]); a limit or interval of
     /// 0 is ignored.
     pub fn observe(&self, key: &str, index: usize, obs: Observation) {
+        if let (Some(shared), Some(default)) = (&self.shared, self.defaults.get(index)) {
+            if let Err(e) = shared.observe(key, index, *default, obs) {
+                self.degraded(&e);
+            }
+        }
         let now = Instant::now();
         self.with_key(key, |st| {
             let Some(w) = st.windows.get_mut(index) else {
@@ -431,6 +516,11 @@ impl RateBudget {
     /// The daily allowance is spent: refuse requests for `key` until `resets_in` passes
     /// (at most [`MAX_EXHAUSTED`]).
     pub fn mark_exhausted(&self, key: &str, resets_in: Duration, info: RateLimitInfo) {
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.mark_exhausted(key, resets_in, &info) {
+                self.degraded(&e);
+            }
+        }
         let until = after(Instant::now(), resets_in.min(MAX_EXHAUSTED));
         self.with_key(key, |st| st.exhausted = Some((until, info)));
     }
@@ -438,6 +528,11 @@ impl RateBudget {
     /// The server answered 429: hold every request for `key` for `pause` (at most
     /// [`MAX_RETRY_AFTER`]).
     pub fn on_rejected(&self, key: &str, pause: Duration) {
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.on_rejected(key, pause) {
+                self.degraded(&e);
+            }
+        }
         let until = after(Instant::now(), pause.min(MAX_RETRY_AFTER));
         self.with_key(key, |st| {
             st.blocked_until = Some(later(st.blocked_until, until));
@@ -447,6 +542,11 @@ impl RateBudget {
 
     /// The length of the first window of `key` (GHL's burst interval).
     pub fn first_interval(&self, key: &str) -> Duration {
+        if self.shared.is_some() {
+            if let Some(first) = self.windows(key).first() {
+                return first.interval;
+            }
+        }
         self.with_key(key, |st| {
             st.windows
                 .first()
@@ -457,6 +557,12 @@ impl RateBudget {
 
     /// The current limits of `key`'s windows (defaults, or what the server taught).
     pub fn windows(&self, key: &str) -> Vec<Window> {
+        if let Some(shared) = &self.shared {
+            match shared.windows(key, &self.defaults) {
+                Ok(windows) => return windows,
+                Err(e) => self.degraded(&e),
+            }
+        }
         self.with_key(key, |st| st.windows.iter().map(|w| w.spec).collect())
     }
 }
@@ -475,351 +581,4 @@ pub fn until_utc_midnight() -> Duration {
     }
 }
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn never_exceeds_a_window() {
-        let budget = RateBudget::new(vec![Window::new(5, Duration::from_secs(1))])
-            .with_margin(Duration::ZERO);
-        let start = Instant::now();
-        let mut times = Vec::new();
-        for _ in 0..12 {
-            budget.acquire("k").await.unwrap();
-            times.push(start.elapsed());
-        }
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times
-                .iter()
-                .filter(|u| **u <= *t && *t - **u < Duration::from_secs(1))
-                .count();
-            assert!(
-                in_window <= 5,
-                "request {i} at {t:?} saw {in_window} in its window"
-            );
-        }
-        assert!(times[11] >= Duration::from_secs(2));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn learns_from_server_remaining() {
-        let budget = RateBudget::new(vec![Window::new(10, Duration::from_secs(10))]);
-        budget.observe(
-            "k",
-            0,
-            Observation {
-                limit: Some(10),
-                remaining: Some(0),
-                interval: None,
-            },
-        );
-        let start = Instant::now();
-        budget.acquire("k").await.unwrap();
-        assert!(start.elapsed() >= Duration::from_secs(10));
-    }
-
-    #[tokio::test]
-    async fn exhausted_daily_fails_fast() {
-        let budget = RateBudget::ghl_default();
-        budget.mark_exhausted("k", Duration::from_secs(60), RateLimitInfo::default());
-        assert!(matches!(
-            budget.acquire("k").await,
-            Err(Error::DailyLimitReached { .. })
-        ));
-        assert!(budget.acquire("other").await.is_ok());
-    }
-
-    fn entries(budget: &RateBudget, key: &str) -> Vec<usize> {
-        budget.with_key(key, |st| st.windows.iter().map(|w| w.log.len()).collect())
-    }
-
-    fn sellsy_like() -> RateBudget {
-        RateBudget::new(vec![
-            Window::new(5, Duration::from_secs(1)),
-            Window::new(150, Duration::from_secs(60)),
-            Window::new(50_000, Duration::from_secs(86_400)),
-            Window::new(1_000_000, Duration::from_secs(30 * 86_400)),
-        ])
-    }
-
-    fn remaining(n: u32) -> Observation {
-        Observation {
-            remaining: Some(n),
-            ..Observation::default()
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn spent_second_with_room_in_the_minute_waits_for_the_next_second() {
-        let budget = sellsy_like();
-        for _ in 0..3 {
-            budget.acquire("k").await.unwrap();
-        }
-        budget.observe("k", 0, remaining(0));
-        budget.observe("k", 1, remaining(100));
-        budget.observe("k", 2, remaining(40_000));
-        budget.observe("k", 3, remaining(900_000));
-        let wait = budget.next_slot_in("k");
-        assert!(wait > Duration::ZERO, "the second is spent");
-        assert!(wait <= Duration::from_millis(1_050), "{wait:?}");
-        let start = Instant::now();
-        budget.acquire("k").await.unwrap();
-        let took = start.elapsed();
-        assert!(
-            took >= Duration::from_secs(1) - Duration::from_millis(5)
-                && took <= Duration::from_millis(1_050),
-            "{took:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn spent_minute_with_known_limit_waits_for_its_oldest_request() {
-        let budget = RateBudget::new(vec![
-            Window::new(5, Duration::from_secs(1)),
-            Window::new(150, Duration::from_secs(60)),
-        ])
-        .with_margin(Duration::ZERO);
-        budget.observe(
-            "k",
-            1,
-            Observation {
-                limit: Some(10),
-                ..Observation::default()
-            },
-        );
-        // Ten requests, one every 2 s: the oldest is 18 s old after the last one.
-        for i in 0..10 {
-            if i > 0 {
-                tokio::time::advance(Duration::from_secs(2)).await;
-            }
-            budget.acquire("k").await.unwrap();
-        }
-        budget.observe("k", 0, remaining(4));
-        budget.observe("k", 1, remaining(0));
-        let wait = budget.next_slot_in("k");
-        assert_eq!(
-            wait,
-            Duration::from_secs(42),
-            "60 s after the oldest, not a full minute"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn spent_minute_with_a_guessed_limit_waits_at_most_the_minute() {
-        let budget = sellsy_like();
-        budget.acquire("k").await.unwrap();
-        tokio::time::advance(Duration::from_secs(20)).await;
-        budget.observe("k", 1, remaining(0));
-        let wait = budget.next_slot_in("k");
-        assert!(
-            wait >= Duration::from_secs(40) && wait <= Duration::from_secs(60),
-            "{wait:?}"
-        );
-        let start = Instant::now();
-        budget.acquire("k").await.unwrap();
-        assert!(start.elapsed() <= Duration::from_secs(60) + Duration::from_millis(50));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_wait_is_the_longest_over_spent_windows_only() {
-        let budget = RateBudget::new(vec![
-            Window::new(2, Duration::from_secs(1)),
-            Window::new(3, Duration::from_secs(10)),
-        ])
-        .with_margin(Duration::ZERO);
-        budget.acquire("k").await.unwrap();
-        budget.acquire("k").await.unwrap();
-        // Only the second is spent: next second.
-        assert_eq!(budget.next_slot_in("k"), Duration::from_secs(1));
-        tokio::time::advance(Duration::from_secs(1)).await;
-        budget.acquire("k").await.unwrap();
-        // Both spent now: the 10 s window frees when the first request turns 10 s old.
-        assert_eq!(budget.next_slot_in("k"), Duration::from_secs(9));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_spent_day_or_month_stops_instead_of_sleeping() {
-        for index in [2, 3] {
-            let budget = sellsy_like();
-            budget.acquire("k").await.unwrap();
-            budget.observe("k", index, remaining(0));
-            let start = Instant::now();
-            let err = budget.acquire("k").await.unwrap_err();
-            assert!(matches!(err, Error::DailyLimitReached { .. }), "{err}");
-            assert_eq!(start.elapsed(), Duration::ZERO, "no sleep");
-            assert_eq!(budget.next_slot_in("k"), Duration::MAX);
-        }
-        // Learned from the account's quotas: the day's limit used up locally.
-        let budget = RateBudget::new(vec![Window::new(3, Duration::from_secs(86_400))]);
-        for _ in 0..3 {
-            budget.acquire("k").await.unwrap();
-        }
-        assert!(matches!(
-            budget.acquire("k").await,
-            Err(Error::DailyLimitReached { .. })
-        ));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_huge_limit_or_padding_never_grows_the_log() {
-        let budget = RateBudget::new(vec![Window::new(u32::MAX, Duration::from_secs(10))]);
-        // The server reports almost all of four billion requests spent by others.
-        budget.observe("k", 0, remaining(1));
-        assert_eq!(entries(&budget, "k"), vec![1]);
-        assert!(budget.try_acquire("k").unwrap().is_zero());
-        assert!(!budget.try_acquire("k").unwrap().is_zero(), "now spent");
-
-        // 200 000 real sends spread over the window: coalesced into slices.
-        let budget = RateBudget::new(vec![Window::new(1_000_000, Duration::from_secs(10))]);
-        for _ in 0..200_000 {
-            budget.acquire("k").await.unwrap();
-            tokio::time::advance(Duration::from_micros(50)).await;
-        }
-        let n = entries(&budget, "k")[0];
-        assert!(n <= LOG_BUCKETS as usize + 2, "{n} entries");
-        assert_eq!(budget.with_key("k", |st| st.windows[0].total), 200_000);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn absurd_inputs_are_clamped() {
-        let budget = RateBudget::ghl_default();
-        budget.observe(
-            "k",
-            0,
-            Observation {
-                limit: Some(u32::MAX),
-                remaining: Some(0),
-                interval: Some(Duration::MAX),
-            },
-        );
-        assert_eq!(
-            budget.windows("k"),
-            vec![Window::new(
-                max_learned_limit(MAX_LEARNED_INTERVAL),
-                MAX_LEARNED_INTERVAL
-            )]
-        );
-        assert_eq!(max_learned_limit(Duration::from_secs(10)), 100_000);
-        assert_eq!(max_learned_limit(Duration::from_nanos(1)), 1);
-        budget.observe(
-            "k",
-            0,
-            Observation {
-                limit: Some(0),
-                remaining: None,
-                interval: Some(Duration::ZERO),
-            },
-        );
-        assert_eq!(
-            budget.windows("k")[0].interval,
-            MAX_LEARNED_INTERVAL,
-            "0 keeps what was known"
-        );
-        // Pauses and exhaustion far in the future do not overflow the clock.
-        let other = RateBudget::ghl_default();
-        other.on_rejected("k", Duration::MAX);
-        let start = Instant::now();
-        other.acquire("k").await.unwrap();
-        assert!(start.elapsed() <= MAX_RETRY_AFTER + Duration::from_millis(1));
-        other.mark_exhausted("k", Duration::MAX, RateLimitInfo::default());
-        assert!(other.try_acquire("k").is_err());
-        // A window configured with no room at all fails instead of panicking.
-        let none = RateBudget::new(vec![Window::new(0, Duration::from_secs(1))]);
-        assert!(none.try_acquire("k").is_err());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn try_acquire_takes_nothing_when_it_says_wait() {
-        let budget = RateBudget::new(vec![Window::new(1, Duration::from_secs(1))]);
-        assert!(budget.try_acquire("k").unwrap().is_zero());
-        let first = budget.newest_slot("k").unwrap();
-        tokio::time::advance(Duration::from_millis(300)).await;
-        assert!(!budget.try_acquire("k").unwrap().is_zero());
-        assert_eq!(budget.newest_slot("k"), Some(first));
-        assert_eq!(budget.stats().acquired, 1);
-    }
-
-    mod fuzz {
-        use super::*;
-        use proptest::prelude::*;
-
-        fn observation() -> impl Strategy<Value = Observation> {
-            (
-                proptest::option::of(any::<u32>()),
-                proptest::option::of(any::<u32>()),
-                proptest::option::of(prop_oneof![
-                    any::<u64>().prop_map(Duration::from_millis),
-                    any::<u64>().prop_map(Duration::from_nanos),
-                    Just(Duration::MAX),
-                    Just(Duration::ZERO),
-                ]),
-            )
-                .prop_map(|(limit, remaining, interval)| Observation {
-                    limit,
-                    remaining,
-                    interval,
-                })
-        }
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(256))]
-
-            /// Whatever servers report, the budget stays usable: a slot within the
-            /// longest bounded wait, or an immediate `DailyLimitReached` only when a
-            /// learned window is longer than the budget will sleep.
-            #[test]
-            fn learning_keeps_the_budget_usable(
-                steps in proptest::collection::vec(
-                    (0usize..3, observation(), proptest::option::of(any::<u64>())),
-                    1..12,
-                ),
-            ) {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .start_paused(true)
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    let budget = RateBudget::new(vec![
-                        Window::new(5, Duration::from_secs(1)),
-                        Window::new(100, Duration::from_secs(10)),
-                    ]);
-                    for (index, obs, pause) in steps {
-                        budget.observe("k", index, obs);
-                        if let Some(ms) = pause {
-                            budget.on_rejected("k", Duration::from_millis(ms));
-                        }
-                    }
-                    for w in budget.windows("k") {
-                        prop_assert!(w.interval <= MAX_LEARNED_INTERVAL);
-                        prop_assert!(w.limit >= 1);
-                        prop_assert!(w.limit <= max_learned_limit(w.interval).max(100));
-                    }
-                    for n in entries(&budget, "k") {
-                        prop_assert!(n <= 1, "{n} entries");
-                    }
-                    let long = budget
-                        .windows("k")
-                        .iter()
-                        .any(|w| w.interval + Duration::from_millis(50) > MAX_WINDOW_WAIT);
-                    let start = Instant::now();
-                    match budget.acquire("k").await {
-                        Ok(()) => {
-                            let took = start.elapsed();
-                            prop_assert!(
-                                took <= MAX_WINDOW_WAIT.max(MAX_RETRY_AFTER),
-                                "{took:?}"
-                            );
-                        }
-                        Err(Error::DailyLimitReached { .. }) => {
-                            prop_assert!(long, "stopped though every window frees soon");
-                            prop_assert_eq!(start.elapsed(), Duration::ZERO);
-                        }
-                        Err(e) => prop_assert!(false, "{e}"),
-                    }
-                    Ok(())
-                })?;
-            }
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,647 @@
+//! Rate windows shared by every process using one state database.
+//!
+//! [`SharedSlots`] keeps, in SQLite, what [`super::RateBudget`] otherwise keeps in
+//! memory: the send log of each window (`rate_slots`), the limits learned from
+//! response headers (`rate_limits`), and per key the 429 hold, the daily exhaustion and
+//! the cold-start probe (`rate_keys`). Times are wall-clock milliseconds, the one clock
+//! all processes share.
+//!
+//! Every slot is taken in one short `BEGIN IMMEDIATE` transaction: prune what aged
+//! out, count, then either insert the slot or compute the wait until the oldest slot
+//! frees (the same rules as the in-memory budget, see [`super`]). The database is in
+//! WAL mode with a busy timeout, so processes queue on the write lock rather than fail.
+//!
+//! **Cold start.** Until a response for a key has been observed (its rate headers
+//! folded in by [`super::RateBudget::observe`], or a 429), at most one request for that
+//! key is in flight across all processes: taking a slot of an unobserved key also takes
+//! its probe lease (ttl [`PROBE_TTL`]); while another request holds it, the others wait
+//! (polling every [`PROBE_POLL`]). The first observation stores the server's limits and
+//! ends the probe for good; a probe whose request never got an answer expires after its
+//! ttl and the next request probes. So 60 processes starting at once never all assume
+//! the default limit.
+//!
+//! Log entries are coalesced as in memory (one row per 1/[`super::LOG_BUCKETS`] of a
+//! window), so a window never holds more than about 1 025 rows, whatever its limit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::{clamp_interval, clamp_limit, max_learned_limit, Observation, Window, LOG_BUCKETS};
+use super::{MAX_EXHAUSTED, MAX_RETRY_AFTER, MAX_WINDOW_WAIT};
+use crate::error::{Error, RateLimitInfo, Result};
+
+/// How long the cold-start probe of a key lasts when its request gets no answer.
+pub const PROBE_TTL: Duration = Duration::from_secs(10);
+/// How often a request waiting for another's probe asks again.
+pub const PROBE_POLL: Duration = Duration::from_millis(25);
+/// How long a process waits for another's write lock before reporting an error.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS rate_slots (
+        key TEXT NOT NULL,
+        win INTEGER NOT NULL,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS rate_slots_by_window ON rate_slots (key, win, last_ms);
+    CREATE TABLE IF NOT EXISTS rate_limits (
+        key TEXT NOT NULL,
+        win INTEGER NOT NULL,
+        max INTEGER NOT NULL,
+        window_ms INTEGER NOT NULL,
+        known INTEGER NOT NULL,
+        spent_until_ms INTEGER,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (key, win)
+    );
+    CREATE TABLE IF NOT EXISTS rate_keys (
+        key TEXT PRIMARY KEY,
+        observed INTEGER NOT NULL DEFAULT 0,
+        blocked_until_ms INTEGER,
+        exhausted_until_ms INTEGER,
+        exhausted_info TEXT,
+        probe_until_ms INTEGER
+    );";
+
+/// The shared slot store of one database file. Open it once per process and hand the
+/// `Arc` to every budget ([`super::RateBudget::with_shared`]).
+#[derive(Debug)]
+pub struct SharedSlots {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    probe_ttl: Duration,
+}
+
+/// What taking a slot came to.
+pub(super) enum Take {
+    /// Taken (zero) or wait this long and ask again.
+    Wait(Duration),
+    /// The key's daily allowance is spent, or a window frees only after
+    /// [`MAX_WINDOW_WAIT`].
+    Refused(RateLimitInfo),
+}
+
+/// A window as stored (or as defaulted when nothing is stored yet).
+#[derive(Debug, Clone, Copy)]
+struct Spec {
+    limit: u32,
+    interval_ms: i64,
+    known: bool,
+    spent_until: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct KeyRow {
+    observed: bool,
+    blocked_until: Option<i64>,
+    exhausted_until: Option<i64>,
+    exhausted_info: Option<String>,
+    probe_until: Option<i64>,
+}
+
+impl SharedSlots {
+    /// Open (creating it privately, see [`crate::fsutil::ensure_private_db`]) the state
+    /// database at `path` and its rate tables.
+    pub fn open(path: &Path) -> Result<std::sync::Arc<SharedSlots>> {
+        SharedSlots::open_with(path, PROBE_TTL)
+    }
+
+    /// [`SharedSlots::open`] with a cold-start probe lasting `probe_ttl`.
+    pub fn open_with(path: &Path, probe_ttl: Duration) -> Result<std::sync::Arc<SharedSlots>> {
+        crate::fsutil::ensure_private_db(path)?;
+        let fail = |e: rusqlite::Error| {
+            Error::Config(format!(
+                "cannot open the rate budget tables in {}: {e}",
+                path.display()
+            ))
+        };
+        let conn = Connection::open(path).map_err(fail)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        // Switching to WAL and creating tables take the write lock: processes opening
+        // a new database at the same moment retry until the busy timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            let setup = conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+            let setup = setup.and_then(|()| conn.execute_batch(SCHEMA));
+            match setup {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(std::sync::Arc::new(SharedSlots {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            probe_ttl,
+        }))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Forget everything stored for `key`: its log, learned limits, holds and probe.
+    pub fn clear_key(&self, key: &str) -> Result<()> {
+        self.write(|tx| {
+            for table in ["rate_slots", "rate_limits", "rate_keys"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE key = ?1"), params![key])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// True once a response for `key` was observed (the cold-start probe is over).
+    pub fn observed(&self, key: &str) -> Result<bool> {
+        self.read(|tx| Ok(key_row(tx, key)?.observed))
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>) -> Result<R> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let run = || -> rusqlite::Result<R> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| self.error(e))
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>) -> Result<R> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let run = || -> rusqlite::Result<R> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            f(&tx)
+        };
+        run().map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: rusqlite::Error) -> Error {
+        Error::Config(format!(
+            "rate budget tables in {}: {e} (is another program holding the database?)",
+            self.path.display()
+        ))
+    }
+
+    /// Take a slot of `key` now if every window has room; see [`Take`].
+    pub(super) fn try_take(
+        &self,
+        key: &str,
+        defaults: &[Window],
+        margin: Duration,
+    ) -> Result<Take> {
+        let margin = ms(margin);
+        let probe_ttl = ms(self.probe_ttl);
+        self.write(|tx| {
+            let now = now_ms();
+            let mut row = key_row(tx, key)?;
+            let mut dirty = false;
+            if let Some(until) = row.exhausted_until {
+                if now < until {
+                    return Ok(Take::Refused(info_from_text(row.exhausted_info.as_deref())));
+                }
+                row.exhausted_until = None;
+                row.exhausted_info = None;
+                dirty = true;
+            }
+            if !row.observed {
+                if let Some(until) = row.probe_until.filter(|u| *u > now) {
+                    let left = Duration::from_millis((until - now) as u64);
+                    return Ok(Take::Wait(left.min(PROBE_POLL)));
+                }
+            }
+            let mut wait = row.blocked_until.map_or(0, |b| (b - now).max(0));
+            let mut specs = Vec::with_capacity(defaults.len());
+            for (win, default) in defaults.iter().enumerate() {
+                let spec = load_spec(tx, key, win, *default)?;
+                prune(tx, key, win, &spec, now)?;
+                let w = window_wait(tx, key, win, &spec, now, margin)?;
+                if w > ms(MAX_WINDOW_WAIT) {
+                    return Ok(Take::Refused(spec_info(&spec)));
+                }
+                wait = wait.max(w);
+                specs.push(spec);
+            }
+            if wait == 0 {
+                for (win, spec) in specs.iter().enumerate() {
+                    record(tx, key, win, spec, now, 1)?;
+                }
+                if !row.observed {
+                    row.probe_until = Some(now.saturating_add(probe_ttl));
+                    dirty = true;
+                }
+            }
+            if dirty {
+                save_key_row(tx, key, &row)?;
+            }
+            Ok(Take::Wait(Duration::from_millis(wait as u64)))
+        })
+    }
+
+    /// How long until a request for `key` would fit (`None`: not within
+    /// [`MAX_WINDOW_WAIT`]), without taking anything.
+    pub(super) fn next_slot_in(
+        &self,
+        key: &str,
+        defaults: &[Window],
+        margin: Duration,
+    ) -> Result<Option<Duration>> {
+        let margin = ms(margin);
+        self.read(|tx| {
+            let now = now_ms();
+            let row = key_row(tx, key)?;
+            let mut wait = row.blocked_until.map_or(0, |b| (b - now).max(0));
+            for (win, default) in defaults.iter().enumerate() {
+                let spec = load_spec(tx, key, win, *default)?;
+                let w = window_wait(tx, key, win, &spec, now, margin)?;
+                if w > ms(MAX_WINDOW_WAIT) {
+                    return Ok(None);
+                }
+                wait = wait.max(w);
+            }
+            Ok(Some(Duration::from_millis(wait as u64)))
+        })
+    }
+
+    /// How long ago the newest slot of `key` still inside its window was taken.
+    pub(super) fn newest_slot_age(
+        &self,
+        key: &str,
+        defaults: &[Window],
+    ) -> Result<Option<Duration>> {
+        self.read(|tx| {
+            let now = now_ms();
+            let mut newest: Option<i64> = None;
+            for (win, default) in defaults.iter().enumerate() {
+                let spec = load_spec(tx, key, win, *default)?;
+                let last: Option<i64> = tx.query_row(
+                    "SELECT MAX(last_ms) FROM rate_slots WHERE key = ?1 AND win = ?2 AND last_ms > ?3",
+                    params![key, win as i64, now - spec.interval_ms],
+                    |r| r.get(0),
+                )?;
+                newest = newest.max(last);
+            }
+            Ok(newest.map(|at| Duration::from_millis((now - at).max(0) as u64)))
+        })
+    }
+
+    /// The current limits of `key` (stored, else `defaults`).
+    pub(super) fn windows(&self, key: &str, defaults: &[Window]) -> Result<Vec<Window>> {
+        self.read(|tx| {
+            defaults
+                .iter()
+                .enumerate()
+                .map(|(win, d)| {
+                    load_spec(tx, key, win, *d)
+                        .map(|s| Window::new(s.limit, Duration::from_millis(s.interval_ms as u64)))
+                })
+                .collect()
+        })
+    }
+
+    /// [`super::RateBudget::observe`] on the shared tables: the learned limits are
+    /// stored for every process, and the key's cold-start probe ends.
+    pub(super) fn observe(
+        &self,
+        key: &str,
+        index: usize,
+        default: Window,
+        obs: Observation,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let now = now_ms();
+            let mut row = key_row(tx, key)?;
+            row.observed = true;
+            row.probe_until = None;
+            save_key_row(tx, key, &row)?;
+            let mut spec = load_spec(tx, key, index, default)?;
+            if let Some(interval) = obs.interval.and_then(clamp_interval) {
+                spec.interval_ms = ms(interval).max(1);
+                if spec.known {
+                    spec.limit = spec.limit.min(max_learned_limit(interval));
+                }
+                let bound = now.saturating_add(spec.interval_ms);
+                spec.spent_until = spec.spent_until.map(|s| s.min(bound));
+            }
+            let interval = Duration::from_millis(spec.interval_ms as u64);
+            if let Some(limit) = obs.limit.and_then(|l| clamp_limit(u64::from(l), interval)) {
+                spec.limit = limit;
+                spec.known = true;
+            }
+            prune(tx, key, index, &spec, now)?;
+            if let Some(remaining) = obs.remaining {
+                let server_used = u64::from(spec.limit.saturating_sub(remaining));
+                let total = total(tx, key, index, &spec, now)?;
+                // Requests others spent that no process here counted: placed now.
+                if total < server_used {
+                    record(tx, key, index, &spec, now, server_used - total)?;
+                }
+                if remaining == 0 && !spec.known {
+                    let until = now.saturating_add(spec.interval_ms);
+                    spec.spent_until = Some(spec.spent_until.map_or(until, |s| s.max(until)));
+                }
+            }
+            save_spec(tx, key, index, &spec, now)
+        })
+    }
+
+    /// A 429: hold every process's requests for `key` for `pause` (bounded).
+    pub(super) fn on_rejected(&self, key: &str, pause: Duration) -> Result<()> {
+        let pause = ms(pause.min(MAX_RETRY_AFTER));
+        self.write(|tx| {
+            let now = now_ms();
+            let mut row = key_row(tx, key)?;
+            let until = now.saturating_add(pause);
+            row.blocked_until = Some(row.blocked_until.map_or(until, |b| b.max(until)));
+            row.observed = true;
+            row.probe_until = None;
+            save_key_row(tx, key, &row)
+        })
+    }
+
+    /// The daily allowance is spent: every process refuses `key` until `resets_in`.
+    pub(super) fn mark_exhausted(
+        &self,
+        key: &str,
+        resets_in: Duration,
+        info: &RateLimitInfo,
+    ) -> Result<()> {
+        let resets_in = ms(resets_in.min(MAX_EXHAUSTED));
+        self.write(|tx| {
+            let mut row = key_row(tx, key)?;
+            row.exhausted_until = Some(now_ms().saturating_add(resets_in));
+            row.exhausted_info = Some(info_to_text(info));
+            save_key_row(tx, key, &row)
+        })
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| ms(d))
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn key_row(tx: &Transaction<'_>, key: &str) -> rusqlite::Result<KeyRow> {
+    Ok(tx
+        .query_row(
+            "SELECT observed, blocked_until_ms, exhausted_until_ms, exhausted_info, probe_until_ms
+             FROM rate_keys WHERE key = ?1",
+            params![key],
+            |r| {
+                Ok(KeyRow {
+                    observed: r.get::<_, i64>(0)? != 0,
+                    blocked_until: r.get(1)?,
+                    exhausted_until: r.get(2)?,
+                    exhausted_info: r.get(3)?,
+                    probe_until: r.get(4)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default())
+}
+
+fn save_key_row(tx: &Transaction<'_>, key: &str, row: &KeyRow) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO rate_keys (key, observed, blocked_until_ms, exhausted_until_ms, exhausted_info, probe_until_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(key) DO UPDATE SET observed = excluded.observed,
+             blocked_until_ms = excluded.blocked_until_ms,
+             exhausted_until_ms = excluded.exhausted_until_ms,
+             exhausted_info = excluded.exhausted_info,
+             probe_until_ms = excluded.probe_until_ms",
+        params![
+            key,
+            row.observed as i64,
+            row.blocked_until,
+            row.exhausted_until,
+            row.exhausted_info,
+            row.probe_until
+        ],
+    )?;
+    Ok(())
+}
+
+fn load_spec(
+    tx: &Transaction<'_>,
+    key: &str,
+    win: usize,
+    default: Window,
+) -> rusqlite::Result<Spec> {
+    let stored = tx
+        .query_row(
+            "SELECT max, window_ms, known, spent_until_ms FROM rate_limits WHERE key = ?1 AND win = ?2",
+            params![key, win as i64],
+            |r| {
+                Ok(Spec {
+                    limit: u32::try_from(r.get::<_, i64>(0)?.max(0)).unwrap_or(u32::MAX),
+                    interval_ms: r.get::<_, i64>(1)?.max(1),
+                    known: r.get::<_, i64>(2)? != 0,
+                    spent_until: r.get(3)?,
+                })
+            },
+        )
+        .optional()?;
+    Ok(stored.unwrap_or(Spec {
+        limit: default.limit,
+        interval_ms: ms(default.interval).max(1),
+        known: false,
+        spent_until: None,
+    }))
+}
+
+fn save_spec(
+    tx: &Transaction<'_>,
+    key: &str,
+    win: usize,
+    spec: &Spec,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO rate_limits (key, win, max, window_ms, known, spent_until_ms, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(key, win) DO UPDATE SET max = excluded.max, window_ms = excluded.window_ms,
+             known = excluded.known, spent_until_ms = excluded.spent_until_ms,
+             updated_ms = excluded.updated_ms",
+        params![
+            key,
+            win as i64,
+            i64::from(spec.limit),
+            spec.interval_ms,
+            spec.known as i64,
+            spec.spent_until,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn prune(
+    tx: &Transaction<'_>,
+    key: &str,
+    win: usize,
+    spec: &Spec,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM rate_slots WHERE key = ?1 AND win = ?2 AND last_ms <= ?3",
+        params![key, win as i64, now.saturating_sub(spec.interval_ms)],
+    )?;
+    Ok(())
+}
+
+fn total(
+    tx: &Transaction<'_>,
+    key: &str,
+    win: usize,
+    spec: &Spec,
+    now: i64,
+) -> rusqlite::Result<u64> {
+    let sum: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(count), 0) FROM rate_slots WHERE key = ?1 AND win = ?2 AND last_ms > ?3",
+        params![key, win as i64, now.saturating_sub(spec.interval_ms)],
+        |r| r.get(0),
+    )?;
+    Ok(sum.max(0) as u64)
+}
+
+/// Count `n` sends at `now`, in the newest row when it is less than a slice old.
+fn record(
+    tx: &Transaction<'_>,
+    key: &str,
+    win: usize,
+    spec: &Spec,
+    now: i64,
+    n: u64,
+) -> rusqlite::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let slice = (spec.interval_ms / i64::from(LOG_BUCKETS)).max(1);
+    let newest: Option<(i64, i64)> = tx
+        .query_row(
+            "SELECT rowid, first_ms FROM rate_slots WHERE key = ?1 AND win = ?2
+             ORDER BY last_ms DESC LIMIT 1",
+            params![key, win as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match newest {
+        Some((rowid, first)) if now.saturating_sub(first) < slice => {
+            tx.execute(
+                "UPDATE rate_slots SET last_ms = MAX(last_ms, ?2), count = count + ?3 WHERE rowid = ?1",
+                params![rowid, now, n],
+            )?;
+        }
+        _ => {
+            tx.execute(
+                "INSERT INTO rate_slots (key, win, first_ms, last_ms, count) VALUES (?1, ?2, ?3, ?3, ?4)",
+                params![key, win as i64, now, n],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds until one more send fits window `win` (`i64::MAX`: never).
+fn window_wait(
+    tx: &Transaction<'_>,
+    key: &str,
+    win: usize,
+    spec: &Spec,
+    now: i64,
+    margin: i64,
+) -> rusqlite::Result<i64> {
+    let spent = spec.spent_until.map_or(0, |s| (s - now).max(0));
+    let limit = u64::from(spec.limit);
+    let total = total(tx, key, win, spec, now)?;
+    if total < limit {
+        return Ok(spent);
+    }
+    let mut to_free = total - limit + 1;
+    let mut stmt = tx.prepare_cached(
+        "SELECT last_ms, count FROM rate_slots WHERE key = ?1 AND win = ?2 AND last_ms > ?3
+         ORDER BY last_ms",
+    )?;
+    let mut rows = stmt.query(params![
+        key,
+        win as i64,
+        now.saturating_sub(spec.interval_ms)
+    ])?;
+    let mut free_at = None;
+    while let Some(r) = rows.next()? {
+        let (last, count): (i64, i64) = (r.get(0)?, r.get(1)?);
+        let count = count.max(0) as u64;
+        if count >= to_free {
+            free_at = Some(last.saturating_add(spec.interval_ms));
+            break;
+        }
+        to_free -= count;
+    }
+    let log_wait = match free_at {
+        Some(at) => (at.saturating_add(margin) - now).max(0),
+        None => i64::MAX,
+    };
+    Ok(log_wait.max(spent))
+}
+
+fn spec_info(spec: &Spec) -> RateLimitInfo {
+    RateLimitInfo {
+        max: Some(u64::from(spec.limit)),
+        remaining: Some(0),
+        interval: Some(Duration::from_millis(spec.interval_ms as u64)),
+        ..RateLimitInfo::default()
+    }
+}
+
+fn info_to_text(info: &RateLimitInfo) -> String {
+    serde_json::json!({
+        "max": info.max,
+        "remaining": info.remaining,
+        "intervalMs": info.interval.map(ms),
+        "dailyLimit": info.daily_limit,
+        "dailyRemaining": info.daily_remaining,
+    })
+    .to_string()
+}
+
+fn info_from_text(text: Option<&str>) -> RateLimitInfo {
+    let v: serde_json::Value = text
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default();
+    let num = |k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+    RateLimitInfo {
+        max: num("max"),
+        remaining: num("remaining"),
+        interval: num("intervalMs").map(Duration::from_millis),
+        daily_limit: num("dailyLimit"),
+        daily_remaining: num("dailyRemaining"),
+        retry_after: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "shared_tests.rs"]
+mod tests;
