@@ -26,8 +26,9 @@
 //! headers. Until a key's first response is observed, one request at a time is sent
 //! for it across all processes (the cold-start probe, see [`shared`]). A budget without
 //! a shared store never touches a database. Should the database fail (locked past its
-//! busy timeout, read-only), the budget falls back to pacing in memory and logs a
-//! warning.
+//! busy timeout, read-only), [`RateBudget::try_acquire`] fails with the error naming
+//! the file (nothing is sent uncounted); what cannot fail (learning from headers, the
+//! wait hints) logs one warning and goes on in memory.
 //!
 //! Hand-written rather than `governor` because the budget must learn from response
 //! headers (remaining counts, limits, daily exhaustion), which GCRA state cannot take.
@@ -323,7 +324,7 @@ impl RateBudget {
         self.shared.as_ref()
     }
 
-    /// Log a shared-store failure (once), and go on in memory.
+    /// Log a shared-store failure (once); the caller goes on in memory.
     fn degraded(&self, e: &Error) {
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!("shared rate budget unavailable, pacing this process alone: {e}");
@@ -382,7 +383,8 @@ impl RateBudget {
                         limits: Box::new(limits),
                     })
                 }
-                Err(e) => self.degraded(&e),
+                // Sending without the shared count could exceed the allowance.
+                Err(e) => return Err(e),
             }
         }
         let now = Instant::now();

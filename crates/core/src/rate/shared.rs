@@ -24,7 +24,7 @@
 //! window), so a window never holds more than about 1 025 rows, whatever its limit.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -73,7 +73,8 @@ const SCHEMA: &str = "
 #[derive(Debug)]
 pub struct SharedSlots {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    /// Opened on first use (see [`SharedSlots::lazy`]).
+    conn: Mutex<Option<Connection>>,
     probe_ttl: Duration,
 }
 
@@ -106,13 +107,37 @@ struct KeyRow {
 
 impl SharedSlots {
     /// Open (creating it privately, see [`crate::fsutil::ensure_private_db`]) the state
-    /// database at `path` and its rate tables.
-    pub fn open(path: &Path) -> Result<std::sync::Arc<SharedSlots>> {
-        SharedSlots::open_with(path, PROBE_TTL)
+    /// database at `path` and its rate tables, now: a path that cannot be used fails
+    /// here.
+    pub fn open(path: &Path) -> Result<Arc<SharedSlots>> {
+        let slots = SharedSlots::lazy_with(path, PROBE_TTL);
+        slots.with_conn(|_| Ok(()))?;
+        Ok(slots)
     }
 
     /// [`SharedSlots::open`] with a cold-start probe lasting `probe_ttl`.
-    pub fn open_with(path: &Path, probe_ttl: Duration) -> Result<std::sync::Arc<SharedSlots>> {
+    pub fn open_with(path: &Path, probe_ttl: Duration) -> Result<Arc<SharedSlots>> {
+        let slots = SharedSlots::lazy_with(path, probe_ttl);
+        slots.with_conn(|_| Ok(()))?;
+        Ok(slots)
+    }
+
+    /// The store of `path`, opened (and the database created) only when a budget first
+    /// needs it: a command that fails before sending anything creates no file. An
+    /// unusable path is reported by the first [`super::RateBudget::try_acquire`].
+    pub fn lazy(path: &Path) -> Arc<SharedSlots> {
+        SharedSlots::lazy_with(path, PROBE_TTL)
+    }
+
+    fn lazy_with(path: &Path, probe_ttl: Duration) -> Arc<SharedSlots> {
+        Arc::new(SharedSlots {
+            path: path.to_path_buf(),
+            conn: Mutex::new(None),
+            probe_ttl,
+        })
+    }
+
+    fn connect(path: &Path) -> Result<Connection> {
         crate::fsutil::ensure_private_db(path)?;
         let fail = |e: rusqlite::Error| {
             Error::Config(format!(
@@ -129,18 +154,28 @@ impl SharedSlots {
             let setup = conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
             let setup = setup.and_then(|()| conn.execute_batch(SCHEMA));
             match setup {
-                Ok(()) => break,
+                Ok(()) => return Ok(conn),
                 Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Err(e) => return Err(fail(e)),
             }
         }
-        Ok(std::sync::Arc::new(SharedSlots {
-            path: path.to_path_buf(),
-            conn: Mutex::new(conn),
-            probe_ttl,
-        }))
+    }
+
+    /// Run `f` on the connection, opening it first if needed.
+    fn with_conn<R>(&self, f: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(SharedSlots::connect(&self.path)?);
+        }
+        match guard.as_mut() {
+            Some(conn) => f(conn),
+            None => Err(Error::Config(format!(
+                "cannot open the rate budget tables in {}",
+                self.path.display()
+            ))),
+        }
     }
 
     /// The database file.
@@ -164,23 +199,25 @@ impl SharedSlots {
     }
 
     fn write<R>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>) -> Result<R> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let run = || -> rusqlite::Result<R> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        };
-        run().map_err(|e| self.error(e))
+        self.with_conn(|conn| {
+            let run = || -> rusqlite::Result<R> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            };
+            run().map_err(|e| self.error(e))
+        })
     }
 
     fn read<R>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>) -> Result<R> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let run = || -> rusqlite::Result<R> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            f(&tx)
-        };
-        run().map_err(|e| self.error(e))
+        self.with_conn(|conn| {
+            let run = || -> rusqlite::Result<R> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                f(&tx)
+            };
+            run().map_err(|e| self.error(e))
+        })
     }
 
     fn error(&self, e: rusqlite::Error) -> Error {
@@ -199,6 +236,10 @@ impl SharedSlots {
     ) -> Result<Take> {
         let margin = ms(margin);
         let probe_ttl = ms(self.probe_ttl);
+        // Waiting for another request's probe needs no write lock: a read tells.
+        if let Some(wait) = self.read(|tx| Ok(probe_wait(&key_row(tx, key)?, now_ms())))? {
+            return Ok(Take::Wait(wait));
+        }
         self.write(|tx| {
             let now = now_ms();
             let mut row = key_row(tx, key)?;
@@ -211,11 +252,8 @@ impl SharedSlots {
                 row.exhausted_info = None;
                 dirty = true;
             }
-            if !row.observed {
-                if let Some(until) = row.probe_until.filter(|u| *u > now) {
-                    let left = Duration::from_millis((until - now) as u64);
-                    return Ok(Take::Wait(left.min(PROBE_POLL)));
-                }
+            if let Some(wait) = probe_wait(&row, now) {
+                return Ok(Take::Wait(wait));
             }
             let mut wait = row.blocked_until.map_or(0, |b| (b - now).max(0));
             let mut specs = Vec::with_capacity(defaults.len());
@@ -381,6 +419,16 @@ impl SharedSlots {
             save_key_row(tx, key, &row)
         })
     }
+}
+
+/// While `row`'s key is unobserved and another request holds its probe: how long to
+/// wait before asking again.
+fn probe_wait(row: &KeyRow, now: i64) -> Option<Duration> {
+    if row.observed {
+        return None;
+    }
+    let until = row.probe_until.filter(|u| *u > now)?;
+    Some(Duration::from_millis((until - now) as u64).min(PROBE_POLL))
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

@@ -197,3 +197,18 @@ fn the_database_is_created_private() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_lazy_store_creates_nothing_until_a_slot_is_taken() {
+    let dir = crate::fsutil::test_dir("shared-lazy");
+    let path = dir.join("later.sqlite");
+    let budget = RateBudget::ghl_default().with_shared(SharedSlots::lazy(&path));
+    assert!(!path.exists());
+    assert!(budget.try_acquire("k").unwrap().is_zero());
+    assert!(path.exists());
+    // A path that cannot be a database: the slot is refused, nothing is sent uncounted.
+    let bad = RateBudget::ghl_default().with_shared(SharedSlots::lazy(&dir));
+    let err = bad.try_acquire("k").unwrap_err().to_string();
+    assert!(err.contains(&dir.display().to_string()), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
