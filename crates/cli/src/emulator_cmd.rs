@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hlbridge_emulator::faults::FaultConfig;
-use hlbridge_emulator::ghl::GhlConfig;
+use hlbridge_emulator::ghl::{GhlConfig, LocationSpec};
 use hlbridge_emulator::sellsy::SellsyConfig;
 
 #[derive(Debug, clap::Args)]
@@ -19,7 +19,16 @@ pub struct EmulatorArgs {
     /// The GHL sub-account (location) id.
     #[arg(long, default_value = "loc-emulator")]
     pub ghl_location: String,
-    /// An agency private integration token the GHL emulator accepts.
+    /// More locations of the same company (comma-separated `id` or `id=token`), each
+    /// with its own data; its private integration token is `pit-<id>` unless given.
+    /// The agency lists them (`GET /oauth/installedLocations`) and mints their tokens
+    /// (`POST /oauth/locationToken`); `POST /emulator/locations` and
+    /// `DELETE /emulator/locations/<id>` install and uninstall the app at runtime
+    /// (signed INSTALL / UNINSTALL webhooks).
+    #[arg(long, value_delimiter = ',', value_parser = parse_location)]
+    pub ghl_locations: Vec<LocationSpec>,
+    /// An agency private integration token the GHL emulator accepts (Agency token of
+    /// the company: installed locations, location tokens).
     #[arg(long)]
     pub ghl_agency_token: Option<String>,
     /// OAuth client id and secret of the GHL marketplace app.
@@ -77,6 +86,11 @@ pub struct EmulatorArgs {
     pub host: std::net::IpAddr,
 }
 
+/// One `--ghl-locations` item: `id` or `id=token`.
+fn parse_location(raw: &str) -> Result<LocationSpec, String> {
+    LocationSpec::parse(raw).map_err(|e| e.to_string())
+}
+
 /// A quota window: a count, or `unlimited` (the largest count, which no run spends).
 fn parse_quota(raw: &str) -> Result<u32, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
@@ -100,6 +114,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         let config = GhlConfig {
             token: args.ghl_token.clone(),
             location_id: args.ghl_location.clone(),
+            extra_locations: args.ghl_locations.clone(),
             agency_token: args.ghl_agency_token.clone(),
             client_id: args.ghl_client_id.clone(),
             client_secret: args.ghl_client_secret.clone(),
@@ -113,6 +128,9 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             search_lag: Duration::from_millis(args.search_lag_ms),
             ..GhlConfig::default()
         };
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--ghl-locations / --ghl-location / tokens: {e}"))?;
         let emu = hlbridge_emulator::ghl::start(config, SocketAddr::new(args.host, port))
             .await
             .with_context(|| format!("cannot serve the GHL emulator on port {port}"))?;
@@ -120,6 +138,13 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             "GHL emulator: {} (location {})",
             emu.base_url, args.ghl_location
         );
+        if !args.ghl_locations.is_empty() {
+            let ids: Vec<&str> = args.ghl_locations.iter().map(|l| l.id.as_str()).collect();
+            eprintln!(
+                "GHL emulator: more locations of the company: {} (private integration token pit-<id> unless given)",
+                ids.join(", ")
+            );
+        }
         eprintln!(
             "GHL webhook signing key (Ed25519, verifies x-ghl-signature; also at {}/emulator/webhook-public-key):\n{}",
             emu.base_url,

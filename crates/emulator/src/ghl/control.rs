@@ -182,9 +182,11 @@ fn location_error(e: &LocationError) -> Response {
 pub async fn add_location(State(state): State<Arc<GhlState>>, body: axum::body::Bytes) -> Response {
     let new: NewLocation = match serde_json::from_slice(&body) {
         Ok(n) => n,
-        Err(e) => return bad_request(format!(
+        Err(e) => {
+            return bad_request(format!(
             "body must be {{\"id\": \"<location id>\", \"name\"?: \"…\", \"token\"?: \"…\"}}: {e}"
-        )),
+        ))
+        }
     };
     let mut spec = LocationSpec::new(new.id);
     spec.name = new.name;
