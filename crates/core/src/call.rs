@@ -150,6 +150,8 @@ pub fn build_request(
         safe_to_repeat: op.method.is_idempotent() || op.kind == Kind::Trigger,
         budget_key: budget_key.to_string(),
         anonymous: false,
+        app: Some(table.app.as_str()),
+        operation: Some(op.id),
     })
 }
 

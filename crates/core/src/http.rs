@@ -7,6 +7,9 @@
 //!
 //! What differs between GHL and Sellsy (headers to send, how errors and rate headers
 //! read) is a [`Flavor`].
+//!
+//! Every response and retry is reported to the process's [`RequestObserver`], when one
+//! is set ([`set_request_observer`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,6 +22,11 @@ use crate::error::{Error, Result};
 use crate::optable::Method;
 use crate::rate::{RateBudget, MAX_RETRY_AFTER};
 use crate::retry::{classify, Failure, RetryPolicy, Verdict};
+
+mod observer;
+pub use observer::{
+    clear_request_observer, set_request_observer, RequestObserver, OTHER_OPERATION,
+};
 
 /// The app-specific part of talking to an API.
 pub trait Flavor: Send + Sync + 'static {
@@ -133,6 +141,12 @@ pub struct Request {
     pub budget_key: String,
     /// Send without a bearer token (OAuth token endpoints).
     pub anonymous: bool,
+    /// The app (`ghl`, `sellsy`) and operation id (`contacts.get-contact`) reported to
+    /// the [`RequestObserver`]; set by [`crate::call::build_request`]. Without them the
+    /// app is read from the budget key's prefix and the operation is
+    /// [`OTHER_OPERATION`].
+    pub app: Option<&'static str>,
+    pub operation: Option<&'static str>,
 }
 
 impl Request {
@@ -146,7 +160,23 @@ impl Request {
             safe_to_repeat: method.is_idempotent(),
             budget_key: budget_key.into(),
             anonymous: false,
+            app: None,
+            operation: None,
         }
+    }
+
+    /// The app as reported to the observer.
+    pub fn app_name(&self) -> &str {
+        self.app
+            .unwrap_or_else(|| match self.budget_key.split_once(':') {
+                Some((app, _)) if !app.is_empty() => app,
+                _ => "unknown",
+            })
+    }
+
+    /// The operation as reported to the observer.
+    pub fn operation_name(&self) -> &str {
+        self.operation.unwrap_or(OTHER_OPERATION)
     }
 }
 
@@ -276,6 +306,7 @@ impl Executor {
             let token = self.token_and_slot(req).await?;
             self.stats.attempts.fetch_add(1, Ordering::Relaxed);
             let outcome = self.send_once(req, token.as_deref()).await;
+            report_outcome(req, &outcome);
             let (failure, error) = match outcome {
                 Ok(resp) => return Ok(resp),
                 Err(Attempt { failure, error }) => (failure, error),
@@ -298,9 +329,11 @@ impl Executor {
                 Verdict::RateLimited if !out_of_attempts => {
                     // The budget already holds further requests for the server's window.
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    observer::notify(|o| o.on_retry(req.app_name(), req.operation_name()));
                 }
                 Verdict::Backoff if !out_of_attempts => {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    observer::notify(|o| o.on_retry(req.app_name(), req.operation_name()));
                     tracing::debug!(path = %req.path, attempt, ?failure, "retrying");
                     tokio::time::sleep(self.retry.backoff(attempt - 1)).await;
                 }
@@ -395,6 +428,21 @@ impl Executor {
 struct Attempt {
     failure: Failure,
     error: Error,
+}
+
+/// Tell the observer what one attempt came to.
+fn report_outcome(req: &Request, outcome: &std::result::Result<Response, Attempt>) {
+    observer::notify(|o| {
+        let (app, operation) = (req.app_name(), req.operation_name());
+        match outcome {
+            Ok(resp) => o.on_response(app, operation, resp.status),
+            Err(Attempt {
+                failure: Failure::Status(status),
+                ..
+            }) => o.on_response(app, operation, *status),
+            Err(_) => o.on_transport_error(app, operation),
+        }
+    });
 }
 
 fn transport_failure(e: reqwest::Error, timeout: Duration) -> Attempt {

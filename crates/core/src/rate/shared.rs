@@ -442,7 +442,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| ms(d))
+        .map(ms)
         .unwrap_or(0)
 }
 
