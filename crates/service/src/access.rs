@@ -171,7 +171,9 @@ pub async fn access(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     if identity.is_none() {
-        identity = session_of(&state, req.headers()).await.map(Identity::Session);
+        identity = session_of(&state, req.headers())
+            .await
+            .map(Identity::Session);
     }
     if open {
         if let Some(id) = identity {

@@ -15,7 +15,9 @@ pub const MIN_PASSWORD_LEN: usize = 10;
 /// Why a password cannot be set.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
-    #[error("the admin password must have at least {MIN_PASSWORD_LEN} characters; choose a longer one")]
+    #[error(
+        "the admin password must have at least {MIN_PASSWORD_LEN} characters; choose a longer one"
+    )]
     TooShort,
     #[error("cannot hash the password: {0}")]
     Hash(String),

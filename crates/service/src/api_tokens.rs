@@ -96,9 +96,8 @@ pub fn verify(conn: &Connection, presented: &str) -> Result<Option<i64>, DbError
         return Ok(None);
     };
     let wanted = hash(presented);
-    let mut stmt = conn.prepare(
-        "SELECT id, token_hash, last_used FROM service_api_tokens WHERE prefix = ?1",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT id, token_hash, last_used FROM service_api_tokens WHERE prefix = ?1")?;
     let candidates = stmt
         .query_map([prefix], |r| {
             Ok((

@@ -103,11 +103,18 @@ async fn has_password(state: &AppState) -> Result<bool, DbError> {
 
 /// `GET /login`.
 pub async fn get_login(State(state): State<AppState>, req: Request) -> Response {
-    if matches!(req.extensions().get::<Identity>(), Some(Identity::Session(_))) {
+    if matches!(
+        req.extensions().get::<Identity>(),
+        Some(Identity::Session(_))
+    ) {
         return Redirect::to("/").into_response();
     }
     let token = sessions::cookie_value(req.headers(), LOGIN_CSRF_COOKIE)
-        .filter(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|t| {
+            t.len() == 43
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_string)
         .unwrap_or_else(sessions::random_token);
     let no_password = !has_password(&state).await.unwrap_or(true);
@@ -146,7 +153,8 @@ pub async fn post_login(
 ) -> Response {
     let client = client_ip(&headers, req.extensions(), state.config.trust_forwarded_for);
     let old_session = sessions::cookie_value(&headers, SESSION_COOKIE).map(str::to_string);
-    let Some(cookie_token) = sessions::cookie_value(&headers, LOGIN_CSRF_COOKIE).map(str::to_string)
+    let Some(cookie_token) =
+        sessions::cookie_value(&headers, LOGIN_CSRF_COOKIE).map(str::to_string)
     else {
         return plain(
             StatusCode::FORBIDDEN,
@@ -189,7 +197,13 @@ pub async fn post_login(
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
     let Some(phc) = stored else {
-        return login_page(&state, StatusCode::SERVICE_UNAVAILABLE, None, &cookie_token, true);
+        return login_page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            &cookie_token,
+            true,
+        );
     };
     let password = form.password;
     let ok = tokio::task::spawn_blocking(move || crate::admin::verify_password(&phc, &password))
@@ -221,7 +235,10 @@ pub async fn post_login(
             if let Some(old) = old_session {
                 sessions::delete(db, &old)?;
             }
-            db.execute("DELETE FROM service_login_attempts WHERE client = ?1", [&client])?;
+            db.execute(
+                "DELETE FROM service_login_attempts WHERE client = ?1",
+                [&client],
+            )?;
             sessions::create(db)
         })
         .await;

@@ -162,9 +162,14 @@ pub fn router(
         .merge(api)
         .merge(extra_pages)
         .fallback(fallback)
-        .layer(middleware::from_fn_with_state(state.clone(), access::access))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::access,
+        ))
         .layer(DefaultBodyLimit::max(cfg.body_limit))
-        .layer(RequestBodyLimitLayer::new(cfg.body_limit.max(cfg.webhook_body_limit)))
+        .layer(RequestBodyLimitLayer::new(
+            cfg.body_limit.max(cfg.webhook_body_limit),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -86,7 +86,10 @@ pub fn lookup(
     };
     let now = now_secs();
     if now - last_seen > idle_secs || now - created_at > absolute_secs {
-        conn.execute("DELETE FROM service_sessions WHERE id_hash = ?1", [&id_hash])?;
+        conn.execute(
+            "DELETE FROM service_sessions WHERE id_hash = ?1",
+            [&id_hash],
+        )?;
         return Ok(None);
     }
     if now - last_seen >= TOUCH_GRANULARITY_SECS {
@@ -104,7 +107,10 @@ pub fn lookup(
 
 /// End the session of cookie value `id`.
 pub fn delete(conn: &Connection, id: &str) -> Result<(), DbError> {
-    conn.execute("DELETE FROM service_sessions WHERE id_hash = ?1", [hash(id)])?;
+    conn.execute(
+        "DELETE FROM service_sessions WHERE id_hash = ?1",
+        [hash(id)],
+    )?;
     Ok(())
 }
 

@@ -47,7 +47,10 @@ async fn signed_out_pages_redirect_and_api_answers_401_json() {
         assert_eq!(res.headers()["www-authenticate"], "Bearer");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"], "unauthorized");
-        assert!(body["detail"].as_str().unwrap().contains("api-token create"));
+        assert!(body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("api-token create"));
     }
     let res = c
         .post(server.url("/api/echo"))
@@ -58,7 +61,11 @@ async fn signed_out_pages_redirect_and_api_answers_401_json() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A POST to a page without a session does not reach the handler.
-    let res = c.post(server.url("/connections/touch")).send().await.unwrap();
+    let res = c
+        .post(server.url("/connections/touch"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location(&res), "/login");
     server.stop().await;
 }
@@ -73,7 +80,11 @@ async fn sign_in_sets_a_strict_cookie_and_rotates_the_session() {
     assert!(cookies.iter().any(|c| c.starts_with("hlb_login_csrf=")));
     let html = page.text().await.unwrap();
     assert!(html.contains(r#"type="password""#));
-    assert_eq!(html.matches("<input").count(), 2, "one password field + the CSRF token");
+    assert_eq!(
+        html.matches("<input").count(),
+        2,
+        "one password field + the CSRF token"
+    );
 
     let wrong = sign_in(&server, &c, "not the password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -124,7 +135,11 @@ async fn sign_in_sets_a_strict_cookie_and_rotates_the_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(with_first.status(), StatusCode::OK, "sessions are independent");
+    assert_eq!(
+        with_first.status(),
+        StatusCode::OK,
+        "sessions are independent"
+    );
 
     // The session id is stored hashed only.
     let raw_id = first_id.trim_start_matches("hlb_session=").to_string();
@@ -164,7 +179,11 @@ async fn failed_sign_ins_are_rate_limited() {
     }
     let res = sign_in(&server, &c, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry > 0 && retry <= 15 * 60);
     server.stop().await;
 }
@@ -190,11 +209,25 @@ async fn login_and_forms_need_csrf_tokens() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
-    assert_eq!(sign_in(&server, &c, PASSWORD).await.status(), StatusCode::SEE_OTHER);
-    let page = c.get(server.url("/connections")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        sign_in(&server, &c, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let page = c
+        .get(server.url("/connections"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let token = csrf_from(&page);
 
-    let missing = c.post(server.url("/connections/touch")).send().await.unwrap();
+    let missing = c
+        .post(server.url("/connections/touch"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
     assert!(missing.text().await.unwrap().contains("CSRF"));
     let wrong = c
@@ -265,7 +298,10 @@ async fn api_tokens_authenticate_without_csrf_and_can_be_revoked() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({"name": "bob", "count": 3}));
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"name": "bob", "count": 3})
+    );
 
     // Bad input: JSON errors with the field named.
     let res = c
@@ -300,14 +336,27 @@ async fn api_tokens_authenticate_without_csrf_and_can_be_revoked() {
         res.json::<Value>().await.unwrap(),
         json!({"error": "bad_request", "detail": "count: must be at least 1"})
     );
-    let res = c.get(server.url("/api/nothing-here")).bearer_auth(&token).send().await.unwrap();
+    let res = c
+        .get(server.url("/api/nothing-here"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
 
     // Metrics with the token.
-    let res = c.get(server.url("/metrics")).bearer_auth(&token).send().await.unwrap();
+    let res = c
+        .get(server.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
 
     let list = server
         .state
@@ -340,7 +389,12 @@ async fn api_tokens_authenticate_without_csrf_and_can_be_revoked() {
         .db
         .call_blocking(|c| hlbridge_service::api_tokens::revoke(c, id))
         .unwrap());
-    let res = c.get(server.url("/metrics")).bearer_auth(&token).send().await.unwrap();
+    let res = c
+        .get(server.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
@@ -353,13 +407,22 @@ async fn openapi_document_merges_every_handler() {
     let doc: Value = res.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/api/echo", "/healthz", "/metrics", "/webhooks/ghl", "/webhooks/sellsy"] {
+    for p in [
+        "/api/echo",
+        "/healthz",
+        "/metrics",
+        "/webhooks/ghl",
+        "/webhooks/sellsy",
+    ] {
         assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
     }
     let error = &doc["components"]["schemas"]["ErrorBody"];
     assert_eq!(error["properties"]["error"]["type"], "string");
     assert_eq!(error["properties"]["detail"]["type"], "string");
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     assert!(doc["components"]["schemas"]["Echo"].is_object());
     server.stop().await;
 }
@@ -413,7 +476,14 @@ async fn no_password_yet_says_how_to_set_one() {
     })
     .await;
     let c = client();
-    let html = c.get(server.url("/login")).send().await.unwrap().text().await.unwrap();
+    let html = c
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("hlbridge admin set-password"));
     let res = sign_in(&server, &c, "anything at all").await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -58,7 +58,11 @@ fn parse_timestamp(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
         _ => return None,
     };
     // Ten digits or fewer: seconds.
-    let ms = if ms.abs() < 100_000_000_000 { ms * 1000 } else { ms };
+    let ms = if ms.abs() < 100_000_000_000 {
+        ms * 1000
+    } else {
+        ms
+    };
     chrono::DateTime::from_timestamp_millis(ms)
 }
 
@@ -156,26 +160,57 @@ fn bad_signature(detail: &str) -> ApiError {
     ),
     security(())
 )]
-pub async fn ghl_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn ghl_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(key) = state.ghl_key.as_deref() else {
-        return refuse(&state, "ghl", "refused", ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_configured",
-            "GHL webhooks are off: start the server with the GHL webhook public key (PEM)",
-        ));
+        return refuse(
+            &state,
+            "ghl",
+            "refused",
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_configured",
+                "GHL webhooks are off: start the server with the GHL webhook public key (PEM)",
+            ),
+        );
     };
     let Some(sig) = header(&headers, "x-ghl-signature") else {
-        return refuse(&state, "ghl", "forged", bad_signature("header x-ghl-signature is missing"));
+        return refuse(
+            &state,
+            "ghl",
+            "forged",
+            bad_signature("header x-ghl-signature is missing"),
+        );
     };
     if !hlbridge_engine::webhooks::verify_ghl(key, &body, sig) {
-        return refuse(&state, "ghl", "forged", bad_signature(
-            "x-ghl-signature does not match the body for GHL's public key",
-        ));
+        return refuse(
+            &state,
+            "ghl",
+            "forged",
+            bad_signature("x-ghl-signature does not match the body for GHL's public key"),
+        );
     }
     let event: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
-        Ok(_) => return refuse(&state, "ghl", "malformed", ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => return refuse(&state, "ghl", "malformed", ApiError::bad_request(format!("the body is not JSON: {e}"))),
+        Ok(_) => {
+            return refuse(
+                &state,
+                "ghl",
+                "malformed",
+                ApiError::bad_request("the body must be a JSON object"),
+            )
+        }
+        Err(e) => {
+            return refuse(
+                &state,
+                "ghl",
+                "malformed",
+                ApiError::bad_request(format!("the body is not JSON: {e}")),
+            )
+        }
     };
     if let Some(ts) = event.get("timestamp") {
         let Some(at) = parse_timestamp(ts) else {
@@ -233,26 +268,48 @@ fn sellsy_json(body: &[u8]) -> Option<Value> {
     ),
     security(())
 )]
-pub async fn sellsy_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn sellsy_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(secret) = state.config.sellsy_webhook_secret.as_deref() else {
-        return refuse(&state, "sellsy", "refused", ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_configured",
-            "Sellsy webhooks are off: start the server with the Sellsy webhook secret",
-        ));
+        return refuse(
+            &state,
+            "sellsy",
+            "refused",
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_configured",
+                "Sellsy webhooks are off: start the server with the Sellsy webhook secret",
+            ),
+        );
     };
     let Some(sig) = header(&headers, "x-webhook-signature") else {
-        return refuse(&state, "sellsy", "forged", bad_signature("header X-Webhook-Signature is missing"));
+        return refuse(
+            &state,
+            "sellsy",
+            "forged",
+            bad_signature("header X-Webhook-Signature is missing"),
+        );
     };
     if !hlbridge_engine::webhooks::verify_sellsy(secret, &body, sig) {
-        return refuse(&state, "sellsy", "forged", bad_signature(
-            "X-Webhook-Signature does not match the body for the configured secret",
-        ));
+        return refuse(
+            &state,
+            "sellsy",
+            "forged",
+            bad_signature("X-Webhook-Signature does not match the body for the configured secret"),
+        );
     }
     let Some(event) = sellsy_json(&body) else {
-        return refuse(&state, "sellsy", "malformed", ApiError::bad_request(
-            "the body must be a JSON object, or a form with the JSON object in field notif",
-        ));
+        return refuse(
+            &state,
+            "sellsy",
+            "malformed",
+            ApiError::bad_request(
+                "the body must be a JSON object, or a form with the JSON object in field notif",
+            ),
+        );
     };
     let ev = NewEvent {
         app: "sellsy",

@@ -62,7 +62,11 @@ pub fn depth(conn: &Connection) -> Result<i64, DbError> {
 }
 
 /// Store `ev` unless it is a duplicate or the queue is full (one transaction).
-pub fn enqueue(conn: &mut Connection, ev: &NewEvent, queue_max: usize) -> Result<Enqueued, DbError> {
+pub fn enqueue(
+    conn: &mut Connection,
+    ev: &NewEvent,
+    queue_max: usize,
+) -> Result<Enqueued, DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let seen: Option<i64> = tx
         .query_row(
@@ -150,7 +154,12 @@ pub fn next_due_in_ms(conn: &Connection) -> Result<Option<i64>, DbError> {
 }
 
 /// Final state of an event.
-pub fn finish(conn: &Connection, id: i64, status: &str, error: Option<&str>) -> Result<(), DbError> {
+pub fn finish(
+    conn: &Connection,
+    id: i64,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DbError> {
     conn.execute(
         "UPDATE webhook_events SET status = ?1, error = ?2 WHERE id = ?3",
         rusqlite::params![status, error, id],
@@ -169,8 +178,8 @@ pub fn retry_later(conn: &Connection, id: i64, error: &str, delay_ms: i64) -> Re
 
 /// Counts by status (for status pages).
 pub fn counts(conn: &Connection) -> Result<Vec<(String, i64)>, DbError> {
-    let mut stmt =
-        conn.prepare("SELECT status, COUNT(*) FROM webhook_events GROUP BY status ORDER BY status")?;
+    let mut stmt = conn
+        .prepare("SELECT status, COUNT(*) FROM webhook_events GROUP BY status ORDER BY status")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -150,8 +150,16 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    pub fn start_processor(&mut self, handler: Arc<dyn EventHandler>, opts: hlbridge_service::ProcessorOptions) {
-        self.processor = Some(hlbridge_service::spawn_processor(&self.state, handler, opts));
+    pub fn start_processor(
+        &mut self,
+        handler: Arc<dyn EventHandler>,
+        opts: hlbridge_service::ProcessorOptions,
+    ) {
+        self.processor = Some(hlbridge_service::spawn_processor(
+            &self.state,
+            handler,
+            opts,
+        ));
     }
 
     /// Stop the processor (waiting for in-flight events) and the server.
@@ -184,12 +192,19 @@ pub fn client() -> reqwest::Client {
 
 /// The value of the hidden `csrf_token` field in an HTML page.
 pub fn csrf_from(html: &str) -> String {
-    let at = html.find("name=\"csrf_token\" value=\"").expect("a csrf_token field") + 25;
+    let at = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a csrf_token field")
+        + 25;
     html[at..].split('"').next().unwrap().to_string()
 }
 
 /// Sign in with `password`; returns the response of `POST /login`.
-pub async fn sign_in(server: &Server, client: &reqwest::Client, password: &str) -> reqwest::Response {
+pub async fn sign_in(
+    server: &Server,
+    client: &reqwest::Client,
+    password: &str,
+) -> reqwest::Response {
     let page = client.get(server.url("/login")).send().await.unwrap();
     let html = page.text().await.unwrap();
     let token = csrf_from(&html);
