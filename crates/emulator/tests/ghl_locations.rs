@@ -360,9 +360,27 @@ async fn agency_requests_are_served_from_the_named_location() {
     let (status, body) = agency.get("/locations/loc-b").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["location"]["id"], "loc-b");
+    assert_eq!(body["location"]["name"], "Bakery");
     let (status, body) = agency.get("/locations/loc-emulator").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["location"]["id"], "loc-emulator");
+    // The agency's location search spans the company; a Location token sees its own.
+    let (status, body) = agency
+        .get("/locations/search?companyId=company-emulator")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids: Vec<&str> = body["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["loc-b", "loc-emulator"]);
+    let (status, body) = b.get("/locations/search").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["locations"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["locations"][0]["id"], "loc-b");
     assert_eq!(
         emu.state().with_location("loc-b", |s| s.contacts.len()),
         Some(1)

@@ -139,7 +139,6 @@ impl Location {
 pub fn configured(store: &Store) -> Location {
     let mut fields = Map::new();
     for (k, v) in [
-        ("name", "Emulator Location"),
         ("phone", "+15550000000"),
         ("email", "owner@emulator.example"),
         ("address", "1 Market Street"),
@@ -154,6 +153,7 @@ pub fn configured(store: &Store) -> Location {
     ] {
         fields.insert(k.into(), json!(v));
     }
+    fields.insert("name".into(), json!(store.location_name));
     let mut settings = Map::new();
     settings.insert(
         "allowDuplicateContact".into(),
@@ -185,8 +185,27 @@ fn visible(store: &Store, ctx: &Ctx) -> Vec<Location> {
     }
 }
 
-/// `GET /locations/search`.
+/// `GET /locations/search` over every location of the company (an agency token sees
+/// them all, a Location token its own).
+pub fn search_company(state: &super::state::GhlState, ctx: &Ctx) -> Result<Reply, ApiError> {
+    let mut rows: Vec<Location> = Vec::new();
+    for store in state.tenants.stores() {
+        let store = super::state::lock(&store);
+        for l in visible(&store, ctx) {
+            if !rows.iter().any(|r| r.id == l.id) {
+                rows.push(l);
+            }
+        }
+    }
+    search_rows(rows, ctx)
+}
+
+/// `GET /locations/search` over one store's locations.
 pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
+    search_rows(visible(store, ctx), ctx)
+}
+
+fn search_rows(rows: Vec<Location>, ctx: &Ctx) -> Result<Reply, ApiError> {
     let skip = usize::try_from(ctx.query_number("skip", 0, 0, None)?).unwrap_or(0);
     let limit = usize::try_from(ctx.query_number("limit", 10, 1, Some(1000))?).unwrap_or(10);
     let order = ctx.query("order").unwrap_or("asc");
@@ -196,7 +215,7 @@ pub fn search(store: &mut Store, ctx: &Ctx) -> Result<Reply, ApiError> {
         ));
     }
     let email = ctx.query("email").map(str::to_lowercase);
-    let mut rows: Vec<Location> = visible(store, ctx)
+    let mut rows: Vec<Location> = rows
         .into_iter()
         .filter(|l| ctx.query("companyId").is_none_or(|c| l.company_id == c))
         .filter(|l| {

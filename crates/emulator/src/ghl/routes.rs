@@ -169,7 +169,7 @@ pub const SERVED: &[(&str, Handler)] = &[
     ),
     (
         "locations.search-locations",
-        Handler::Store(super::locations::search),
+        Handler::State(super::locations::search_company),
     ),
     (
         "locations.get-location",

@@ -27,6 +27,8 @@ pub const STORE_SEED: u64 = 0x6768_6c65_6d75;
 #[derive(Debug)]
 pub struct Store {
     pub location_id: String,
+    /// The location's display name (`GET /locations/{id}`).
+    pub location_name: String,
     pub company_id: String,
     pub contacts: HashMap<String, Contact>,
     /// Ids of deleted contacts (bulk operations report them as deleted).
@@ -76,6 +78,7 @@ impl Store {
         let custom_fields = default_definitions(&mut rng);
         Store {
             location_id: location_id.to_string(),
+            location_name: "Emulator Location".to_string(),
             company_id: company_id.to_string(),
             contacts: HashMap::new(),
             deleted: HashSet::new(),

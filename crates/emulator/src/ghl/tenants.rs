@@ -208,6 +208,7 @@ impl Tenants {
                 config.allow_duplicate_contacts,
                 seed_of(&spec.id),
             );
+            store.location_name = spec.name();
             let store_ref = &mut store;
             store_ref
                 .search_index
@@ -381,6 +382,7 @@ impl GhlState {
                     t.info.installed = true;
                     t.info.installed_at = now;
                     if let Some(name) = spec.name.clone() {
+                        lock(&t.store).location_name = name.clone();
                         t.info.name = name;
                     }
                     if spec.token.is_some() {
@@ -389,7 +391,7 @@ impl GhlState {
                     t.info.clone()
                 }
                 None => {
-                    let store = self.new_location_store(&spec.id);
+                    let store = self.new_location_store(&spec.id, &spec.name());
                     let info = LocationInfo {
                         id: spec.id.clone(),
                         name: spec.name(),
@@ -447,7 +449,8 @@ impl GhlState {
         Ok(info)
     }
 
-    fn new_location_store(&self, location_id: &str) -> Store {
+    /// Called with the tenants' write lock held: takes no tenants lock itself.
+    fn new_location_store(&self, location_id: &str, name: &str) -> Store {
         // A new location takes the runtime settings the primary has now.
         let (allow, lag, truncate) = {
             let primary = lock(&self.store);
@@ -464,6 +467,7 @@ impl GhlState {
             seed_of(location_id),
         );
         store.truncate_after = truncate;
+        store.location_name = name.to_string();
         let s = &mut store;
         s.search_index.set_lag(lag, &s.contacts);
         store
