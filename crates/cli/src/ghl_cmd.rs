@@ -124,7 +124,16 @@ async fn call(args: GhlArgs) -> Result<(), Error> {
             ))
         }
     };
-    let mut builder = GhlClient::builder().base_url(args.base_url).auth(auth);
+    // One budget per location for every process sharing the state database.
+    let db = crate::connect_cmd::sqlite_path(&args.database_url)?;
+    let budget = Arc::new(
+        hlbridge_core::rate::RateBudget::ghl_default()
+            .with_shared(hlbridge_core::rate::SharedSlots::lazy(&db)),
+    );
+    let mut builder = GhlClient::builder()
+        .base_url(args.base_url)
+        .auth(auth)
+        .budget(budget);
     if let Some(loc) = args.location_id.filter(|l| !l.is_empty()) {
         builder = builder.location_id(loc);
     }

@@ -151,9 +151,15 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
             "no Sellsy credentials: run `hlbridge connect sellsy`, or set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (Personal client), or HLBRIDGE_SELLSY_TOKEN".into(),
         ));
     };
+    // One budget per account for every process sharing the state database.
+    let db = crate::connect_cmd::sqlite_path(&args.database_url)?;
+    let slots = hlbridge_core::rate::SharedSlots::lazy(&db);
     let client = SellsyClient::builder()
         .base_url(&args.base_url)
         .auth(auth)
+        .budget(Arc::new(
+            hlbridge_sellsy::flavor::default_budget().with_shared(slots),
+        ))
         .build()?;
     if args.all {
         let mode = if args.numeric_offsets {
