@@ -1,5 +1,5 @@
 //! Offline operations on the state store: status, the manual conflict queue, notes
-//! search. None of them calls an API.
+//! search, the write history. None of them calls an API.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use crate::error::{EngineError, Result};
 use crate::report::Status;
-use crate::store::{Commit, Conflict, Kind, NoteHit, Side, StateStore};
+use crate::store::{
+    Commit, Conflict, HistoryEntry, HistoryFilter, Kind, NoteHit, Side, StateStore,
+};
 
 /// Counts of the state store and the last cycle.
 pub fn status(store: &dyn StateStore) -> Result<Status> {
@@ -86,6 +88,17 @@ pub fn resolve_conflict(store: &dyn StateStore, id: i64, take: Side) -> Result<C
         shadows: vec![(conflict.kind, conflict.ghl_id.clone(), shadow)],
         ..Commit::default()
     })?;
+    // The write that carries the resolution out is recorded as `manual`.
+    let key = crate::outbox::history::manual_key(conflict.kind, &conflict.ghl_id);
+    let mut fields: Vec<Value> = store
+        .meta(&key)?
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    let field = Value::String(conflict.field.clone());
+    if !fields.contains(&field) {
+        fields.push(field);
+    }
+    store.set_meta(&key, &Value::Array(fields))?;
     store.close_conflict(id, &format!("take {}", take.as_str()))?;
     store.mark_dirty(Side::Ghl, conflict.kind, &conflict.ghl_id)?;
     store.mark_dirty(Side::Sellsy, conflict.kind, &conflict.sellsy_id)?;
@@ -98,4 +111,10 @@ pub fn search_notes(
     contact: Option<&str>,
 ) -> Result<Vec<NoteHit>> {
     store.search_notes(query, contact, 50)
+}
+
+/// The recorded writes matching `filter` (pair, a record id on either side or a
+/// contact's e-mail, since, limit), newest first.
+pub fn history(store: &dyn StateStore, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
+    store.history(filter)
 }

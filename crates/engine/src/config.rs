@@ -9,6 +9,9 @@ use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
 
+mod validate;
+pub use validate::check_database_url;
+
 /// Which way a field flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -193,6 +196,9 @@ pub struct SyncSettings {
     /// ... or more than this many, applies none of them until confirmed.
     #[serde(default = "default_guard_max")]
     pub deletion_guard_max: u64,
+    /// Days the per-record history of applied writes is kept (pruned every cycle).
+    #[serde(default = "default_history_retention")]
+    pub history_retention_days: u64,
 }
 
 fn default_interval() -> u64 {
@@ -234,6 +240,9 @@ fn default_guard_share() -> f64 {
 fn default_guard_max() -> u64 {
     50
 }
+fn default_history_retention() -> u64 {
+    90
+}
 
 impl Default for SyncSettings {
     fn default() -> Self {
@@ -258,6 +267,7 @@ impl Default for SyncSettings {
             default_phone_region: None,
             deletion_guard_share: default_guard_share(),
             deletion_guard_max: default_guard_max(),
+            history_retention_days: default_history_retention(),
         })
     }
 }
@@ -312,25 +322,45 @@ pub struct EngineConfig {
     pub custom_fields: BTreeMap<String, CustomFieldRule>,
     #[serde(default)]
     pub webhooks: WebhookSettings,
+    /// The label of the account pair this engine syncs, recorded in the write history
+    /// (`default` when unset); set by whoever builds an engine for a stored pair.
+    #[serde(skip)]
+    pub pair_id: Option<String>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://hlbridge.sqlite";
 
 impl EngineConfig {
-    /// Parse TOML text.
+    /// Parse TOML text and check its values ([`EngineConfig::validate_values`]; the
+    /// mapping overrides are checked by [`EngineConfig::load`] and at connect).
     pub fn from_toml(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| EngineError::Config(format!("hlbridge.toml: {e}")))
+        let config = Self::parse_toml(text)?;
+        config.validate_values()?;
+        Ok(config)
     }
 
-    /// Read `path` (a missing file is an error only when `required`), then apply the
-    /// environment.
+    /// Parse TOML text without validating (the environment may still override it).
+    fn parse_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| validate::toml_error(text, &e))
+    }
+
+    /// The pair label recorded in the write history.
+    pub fn pair_label(&self) -> &str {
+        self.pair_id
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or("default")
+    }
+
+    /// Read `path` (a missing file is an error only when `required`), apply the
+    /// environment, then [validate](EngineConfig::validate) the result.
     pub fn load(path: Option<&Path>, required: bool) -> Result<Self> {
         let mut config = match path {
             Some(p) if p.exists() => {
                 let text = std::fs::read_to_string(p).map_err(|e| {
                     EngineError::Config(format!("cannot read {}: {e}", p.display()))
                 })?;
-                Self::from_toml(&text)?
+                Self::parse_toml(&text)?
             }
             Some(p) if required => {
                 return Err(EngineError::Config(format!(
@@ -341,10 +371,12 @@ impl EngineConfig {
             _ => EngineConfig::default(),
         };
         config.apply_env(|k| std::env::var(k).ok());
+        config.validate()?;
         Ok(config)
     }
 
-    /// Environment overrides (`HLBRIDGE_*`), read through `get`.
+    /// Environment overrides (`HLBRIDGE_*`), read through `get`. Call
+    /// [`EngineConfig::validate`] afterwards ([`EngineConfig::load`] does).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         let get = |k: &str| get(k).filter(|v| !v.is_empty());
         let set = |slot: &mut Option<String>, key: &str| {
@@ -419,12 +451,9 @@ mod tests {
 
     #[test]
     fn bad_interval_and_unknown_keys_are_refused() {
-        let c = EngineConfig::from_toml("[sync]\npoll_interval_minutes = 30\n").unwrap();
-        assert!(c
-            .poll_interval()
-            .unwrap_err()
-            .to_string()
-            .contains("between 1 and 15"));
-        assert!(EngineConfig::from_toml("[sync]\npoll_every = 3\n").is_err());
+        let e = EngineConfig::from_toml("[sync]\npoll_interval_minutes = 30\n").unwrap_err();
+        assert!(e.to_string().contains("between 1 and 15"), "{e}");
+        let e = EngineConfig::from_toml("[sync]\npoll_every = 3\n").unwrap_err();
+        assert!(e.to_string().contains("`sync.poll_every`"), "{e}");
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::history::Intent;
 use super::Outbox;
 use crate::canonical::{self, Fields};
 use crate::context::ghl_marker;
@@ -53,6 +54,15 @@ impl Outbox<'_> {
         if !self.take_write(tally) {
             return Ok(Created::NotNow);
         }
+        let context = self.context(Intent {
+            kind: Kind::Contact,
+            target,
+            target_id: None,
+            source_id: &rec.id,
+            changes: wanted.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            winner: rec.side.as_str(),
+            contact_ghl_id: None,
+        })?;
         let entry = self.intend(NewOutbox {
             key: format!(
                 "create:{}:{}:{}",
@@ -66,10 +76,11 @@ impl Outbox<'_> {
             target_id: None,
             source_id: rec.id.clone(),
             payload: changes_json(wanted),
+            context: Some(context),
         })?;
         if self.tried_before(&entry) {
             if let Some(found) = self.find_contact(target, rec, &entry).await? {
-                self.store.finish(entry.id, Outcome::Done)?;
+                self.store.finish(entry.id, Outcome::Found)?;
                 return Ok(Created::Existing(found));
             }
             if target == Side::Ghl && !self.settled(&entry) {
@@ -99,7 +110,7 @@ impl Outbox<'_> {
                             .link_by(Kind::Contact, Side::Ghl, &found.id)?
                             .is_none();
                         if free {
-                            self.store.finish(entry.id, Outcome::Done)?;
+                            self.store.finish(entry.id, Outcome::Found)?;
                             return Ok(Created::Existing(found));
                         }
                     }
@@ -248,9 +259,20 @@ impl Outbox<'_> {
                     .retain(|k, _| !address_keys.contains(&k.as_str()));
             }
         }
+        // Each write carries the other side's values; a pair where both sides won
+        // fields is a merge.
+        let merged = !plan.to_ghl.is_empty() && !plan.to_sellsy.is_empty();
+        let winner = |side: Side| if merged { "merge" } else { side.as_str() };
         if !plan.to_ghl.is_empty() {
             match self
-                .update_contact(Side::Ghl, link, s, &plan.to_ghl, tally)
+                .update_contact(
+                    Side::Ghl,
+                    link,
+                    s,
+                    &plan.to_ghl,
+                    winner(Side::Sellsy),
+                    tally,
+                )
                 .await?
             {
                 Some((rec, entry)) => {
@@ -271,7 +293,14 @@ impl Outbox<'_> {
         }
         if !plan.to_sellsy.is_empty() {
             match self
-                .update_contact(Side::Sellsy, link, s, &plan.to_sellsy, tally)
+                .update_contact(
+                    Side::Sellsy,
+                    link,
+                    s,
+                    &plan.to_sellsy,
+                    winner(Side::Ghl),
+                    tally,
+                )
                 .await?
             {
                 Some((rec, entry)) => {
@@ -331,6 +360,7 @@ impl Outbox<'_> {
         link: &Link,
         sellsy_now: &Record,
         changes: &Changes,
+        winner: &str,
         tally: &Tally,
     ) -> Result<Option<(Record, i64)>> {
         if !self.take_write(tally) {
@@ -339,6 +369,18 @@ impl Outbox<'_> {
         let payload = changes_json(changes);
         let target_id = link.id_of(target).to_string();
         let source_id = link.id_of(target.other()).to_string();
+        let context = self.context(Intent {
+            kind: Kind::Contact,
+            target,
+            target_id: Some(&target_id),
+            source_id: &source_id,
+            changes: changes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            winner,
+            contact_ghl_id: None,
+        })?;
         let entry = self.intend(NewOutbox {
             key: format!(
                 "update:{}:{target_id}:{}",
@@ -351,6 +393,7 @@ impl Outbox<'_> {
             target_id: Some(target_id.clone()),
             source_id: source_id.clone(),
             payload,
+            context: Some(context),
         })?;
         let sent = match target {
             Side::Ghl => self.send_ghl(&target_id, changes).await,

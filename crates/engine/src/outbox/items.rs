@@ -15,6 +15,7 @@ use std::future::Future;
 
 use serde_json::{json, Map, Value};
 
+use super::history::Intent;
 use super::Outbox;
 use crate::canonical::Fields;
 use crate::config::DeletionPolicy;
@@ -81,6 +82,18 @@ impl Outbox<'_> {
         tally: &Tally,
     ) -> Result<Option<(Record, i64)>> {
         let kind = source.kind;
+        let context = self.context(Intent {
+            kind,
+            target,
+            target_id: None,
+            source_id: &source.id,
+            changes: fields
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+            winner: source.side.as_str(),
+            contact_ghl_id: Some(&pair.ghl),
+        })?;
         let intent = NewOutbox {
             key: format!(
                 "create:{}:{}:{}:{}",
@@ -95,6 +108,7 @@ impl Outbox<'_> {
             target_id: None,
             source_id: source.id.clone(),
             payload: Value::Object(fields.clone().into_iter().collect()),
+            context: Some(context),
         };
         let entry = self.intend(intent)?;
         if self.tried_before(&entry) {
@@ -118,6 +132,18 @@ impl Outbox<'_> {
         tally: &Tally,
     ) -> Result<Option<(Record, i64)>> {
         let payload = Value::Object(fields.clone().into_iter().collect());
+        let context = self.context(Intent {
+            kind: source.kind,
+            target,
+            target_id: Some(id),
+            source_id: &source.id,
+            changes: fields
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+            winner: source.side.as_str(),
+            contact_ghl_id: Some(&pair.ghl),
+        })?;
         let intent = NewOutbox {
             key: format!(
                 "update:{}:{}:{id}:{}",
@@ -131,6 +157,7 @@ impl Outbox<'_> {
             target_id: Some(id.to_string()),
             source_id: source.id.clone(),
             payload,
+            context: Some(context),
         };
         self.send(intent, Some(source), tally, || {
             self.write_item(source.kind, target, pair, Some(id), fields)
@@ -272,6 +299,15 @@ impl Outbox<'_> {
         };
         let mut done = Vec::new();
         if let Some(op) = op {
+            let context = self.context(Intent {
+                kind: gone.kind,
+                target: other,
+                target_id: Some(&other_id),
+                source_id: &gone_id,
+                changes: Vec::new(),
+                winner: gone.side.as_str(),
+                contact_ghl_id: link.parent_ghl_id.as_deref(),
+            })?;
             let intent = NewOutbox {
                 key: format!("{op}:{}:{}:{other_id}", other.as_str(), gone.kind.as_str()),
                 target: other,
@@ -280,6 +316,7 @@ impl Outbox<'_> {
                 target_id: Some(other_id.clone()),
                 source_id: gone_id.clone(),
                 payload: json!({ "gone_on": gone.side.as_str() }),
+                context: Some(context),
             };
             let source = self.store.record(other, gone.kind, &other_id)?;
             let sent = self

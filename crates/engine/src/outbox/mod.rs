@@ -7,6 +7,7 @@
 //! again on the target ([`recover`]).
 
 pub mod contacts;
+pub mod history;
 pub mod items;
 pub mod recover;
 
@@ -140,7 +141,11 @@ impl Outbox<'_> {
     /// Pending writes of an earlier run are re-planned from fresh reads: their source
     /// record is queued again; creates keep their entry so the next attempt first
     /// looks for the record on the target.
+    /// Also prunes the write history older than `sync.history_retention_days`.
     pub fn resume(&self) -> Result<()> {
+        let days = self.cfg.sync.history_retention_days.max(1) as i64;
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(days);
+        self.store.prune_history(&cutoff.to_rfc3339())?;
         let pending = self.store.pending()?;
         let floor = pending.iter().map(|e| e.id).max().map_or(0, |m| m + 1);
         self.outbox_floor.store(floor, Ordering::SeqCst);
@@ -170,7 +175,7 @@ impl Outbox<'_> {
                 .link_by(entry.kind, source_side, &entry.source_id)?
                 .is_some()
             {
-                self.store.finish(entry.id, Outcome::Done)?;
+                self.store.finish(entry.id, Outcome::Found)?;
             } else if self
                 .store
                 .record(source_side, entry.kind, &entry.source_id)?

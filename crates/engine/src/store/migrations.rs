@@ -137,6 +137,35 @@ INSERT OR IGNORE INTO notes_coverage (ghl_id, covered_at)
     SELECT ghl_id, '' FROM links WHERE kind = 'contact' AND state = 'active';
 "#,
     ),
+    (
+        3,
+        "per-record history of writes; the history context of outbox intents",
+        r#"
+ALTER TABLE outbox ADD COLUMN context TEXT;
+CREATE TABLE history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    pair TEXT NOT NULL,
+    source TEXT NOT NULL,
+    side TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ghl_id TEXT,
+    sellsy_id TEXT,
+    email TEXT,
+    op TEXT NOT NULL,
+    changes TEXT NOT NULL DEFAULT '[]',
+    winner TEXT,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    outbox_id INTEGER
+);
+CREATE INDEX history_at ON history (at);
+CREATE INDEX history_pair ON history (pair, at);
+CREATE INDEX history_ghl ON history (ghl_id, at);
+CREATE INDEX history_sellsy ON history (sellsy_id, at);
+CREATE INDEX history_email ON history (email, at);
+"#,
+    ),
 ];
 
 /// Apply the steps not yet recorded, each in its own transaction.

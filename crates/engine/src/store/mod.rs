@@ -9,21 +9,29 @@
 //! - **outbox**: durable intended writes (idempotency key, status, attempts, error);
 //! - **cursors**: per stream, the last item seen;
 //! - **conflicts**: the manual queue;
-//! - **notes archive**: both systems' notes, full-text searchable (FTS5).
+//! - **notes archive**: both systems' notes, full-text searchable (FTS5);
+//! - **history**: one row per write whose outcome is known ([`history`]).
 
+pub mod history;
 pub mod migrations;
 pub mod sqlite;
 mod sqlite_ext;
+mod sqlite_history;
+mod sqlite_rows;
+#[cfg(test)]
+mod sqlite_tests;
 mod types;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use history::{HistoryEntry, HistoryFilter};
 pub use types::*;
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 
 /// Storage the engine needs; every method is one atomic step.
 pub trait StateStore: Send + Sync {
@@ -73,7 +81,8 @@ pub trait StateStore: Send + Sync {
     // ----- shadow -----
     fn shadow(&self, kind: Kind, ghl_id: &str) -> Result<BTreeMap<String, Value>>;
 
-    /// Apply the result of reconciling one record, atomically.
+    /// Apply the result of reconciling one record, atomically; each entry of
+    /// `outbox_done` not yet done gets its `applied` history row.
     fn commit(&self, commit: &Commit) -> Result<()>;
 
     // ----- cursors and metadata -----
@@ -86,6 +95,7 @@ pub trait StateStore: Send + Sync {
     /// Record an intended write; an entry with the same key that is still pending is
     /// returned instead of a new one.
     fn enqueue(&self, entry: &NewOutbox) -> Result<OutboxEntry>;
+    /// Settle an entry; its history row is written in the same transaction.
     fn finish(&self, id: i64, outcome: Outcome<'_>) -> Result<()>;
     fn pending(&self) -> Result<Vec<OutboxEntry>>;
     fn outbox_counts(&self) -> Result<BTreeMap<String, u64>>;
@@ -107,30 +117,32 @@ pub trait StateStore: Send + Sync {
         contact: Option<&str>,
         limit: usize,
     ) -> Result<Vec<NoteHit>>;
+
+    // ----- history -----
+    /// Recorded writes matching `filter`, newest first.
+    fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>>;
+    /// Forget the history recorded before `before` (RFC 3339); returns how many rows.
+    fn prune_history(&self, before: &str) -> Result<usize>;
 }
 
-/// Open the store a `HLBRIDGE_DATABASE_URL` names: `sqlite://PATH` (or a bare path).
-/// `postgres://` is recognised and refused until that backend exists.
+/// The SQLite file a database URL names: `sqlite://PATH` or a bare path; other
+/// schemes are refused with the fix.
+pub fn sqlite_path(url: &str) -> Result<PathBuf> {
+    crate::config::check_database_url(url)?;
+    Ok(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)))
+}
+
+/// Open (creating it, mode 0600, when missing) the store a `HLBRIDGE_DATABASE_URL`
+/// names: `sqlite://PATH` (or a bare path). `postgres://` is recognised and refused
+/// until that backend exists.
 pub fn open(url: &str) -> Result<Arc<dyn StateStore>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(EngineError::Config(
-            "HLBRIDGE_DATABASE_URL: PostgreSQL is not supported yet; use sqlite://PATH".into(),
-        ));
-    }
-    let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    if path.is_empty() {
-        return Err(EngineError::Config(
-            "HLBRIDGE_DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://hlbridge.sqlite"
-                .into(),
-        ));
-    }
-    if path.contains("://") {
-        return Err(EngineError::Config(format!(
-            "HLBRIDGE_DATABASE_URL: unsupported scheme in `{}`; use sqlite://PATH",
-            url.split("://").next().unwrap_or_default()
-        )));
-    }
-    Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(
-        path,
-    ))?))
+    let path = sqlite_path(url)?;
+    Ok(Arc::new(sqlite::SqliteStore::open(&path)?))
+}
+
+/// Open the store `url` names only if it exists (`None` otherwise): read-only
+/// commands never create one.
+pub fn open_existing(url: &str) -> Result<Option<Arc<dyn StateStore>>> {
+    let path = sqlite_path(url)?;
+    Ok(sqlite::SqliteStore::open_existing(&path)?.map(|s| Arc::new(s) as Arc<dyn StateStore>))
 }

@@ -5,16 +5,33 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::Value;
 
 use super::migrations::migrate;
 use super::sqlite_ext as ext;
+use super::sqlite_rows::*;
 use super::*;
 use crate::error::{EngineError, Result};
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+}
+
+/// Create `path` empty with mode 0600 unless it exists.
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(EngineError::Store(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -23,177 +40,37 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339()
-}
-
-fn json_text(v: &Value) -> String {
-    v.to_string()
-}
-
-fn parse_json(s: String) -> Value {
-    serde_json::from_str(&s).unwrap_or(Value::Null)
-}
-
-fn bad(what: &str, value: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        format!("unknown {what} `{value}`").into(),
-    )
-}
-
-fn kind_of(s: String) -> rusqlite::Result<Kind> {
-    Kind::parse(&s).ok_or_else(|| bad("kind", &s))
-}
-
-fn side_of(s: String) -> rusqlite::Result<Side> {
-    Side::parse(&s).ok_or_else(|| bad("side", &s))
-}
-
-const LINK_COLS: &str =
-    "kind, ghl_id, sellsy_id, parent_ghl_id, ghl_hash, sellsy_hash, ghl_updated, sellsy_updated, state";
-
-fn link_row(r: &Row<'_>) -> rusqlite::Result<Link> {
-    Ok(Link {
-        kind: kind_of(r.get(0)?)?,
-        ghl_id: r.get(1)?,
-        sellsy_id: r.get(2)?,
-        parent_ghl_id: r.get(3)?,
-        ghl_hash: r.get(4)?,
-        sellsy_hash: r.get(5)?,
-        ghl_updated: r.get(6)?,
-        sellsy_updated: r.get(7)?,
-        state: r.get(8)?,
-    })
-}
-
-pub(super) const RECORD_COLS: &str = "side, kind, id, parent, data, hash, updated, dirty";
-
-pub(super) fn record_row(r: &Row<'_>) -> rusqlite::Result<Record> {
-    Ok(Record {
-        side: side_of(r.get(0)?)?,
-        kind: kind_of(r.get(1)?)?,
-        id: r.get(2)?,
-        parent: r.get(3)?,
-        data: parse_json(r.get(4)?),
-        hash: r.get(5)?,
-        updated: r.get(6)?,
-        dirty: r.get::<_, i64>(7)? != 0,
-    })
-}
-
-const OUTBOX_COLS: &str =
-    "id, key, target, kind, op, target_id, source_id, payload, status, attempts, last_error, created, updated";
-
-fn outbox_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
-    Ok(OutboxEntry {
-        id: r.get(0)?,
-        key: r.get(1)?,
-        target: side_of(r.get(2)?)?,
-        kind: kind_of(r.get(3)?)?,
-        op: r.get(4)?,
-        target_id: r.get(5)?,
-        source_id: r.get(6)?,
-        payload: parse_json(r.get(7)?),
-        status: r.get(8)?,
-        attempts: r.get(9)?,
-        last_error: r.get(10)?,
-        created: r.get(11)?,
-        updated: r.get(12)?,
-    })
-}
-
-const CONFLICT_COLS: &str =
-    "id, kind, ghl_id, sellsy_id, field, ghl_value, sellsy_value, status, resolution, created";
-
-fn conflict_row(r: &Row<'_>) -> rusqlite::Result<Conflict> {
-    Ok(Conflict {
-        id: r.get(0)?,
-        kind: kind_of(r.get(1)?)?,
-        ghl_id: r.get(2)?,
-        sellsy_id: r.get(3)?,
-        field: r.get(4)?,
-        ghl_value: parse_json(r.get(5)?),
-        sellsy_value: parse_json(r.get(6)?),
-        status: r.get(7)?,
-        resolution: r.get(8)?,
-        created: r.get(9)?,
-    })
-}
-
-/// A canonical text field of a record's data (`{"f": fields, "m": meta}`).
-fn text_field(data: &Value, key: &str) -> Option<String> {
-    data.get("f")
-        .unwrap_or(data)
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-fn upsert_record(conn: &Connection, rec: &Record) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO records (side, kind, id, parent, data, hash, updated, dirty, email, phone)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (side, kind, id) DO UPDATE SET parent = excluded.parent, data = excluded.data,
-           hash = excluded.hash, updated = excluded.updated, dirty = excluded.dirty,
-           email = excluded.email, phone = excluded.phone",
-        params![
-            rec.side.as_str(),
-            rec.kind.as_str(),
-            rec.id,
-            rec.parent,
-            json_text(&rec.data),
-            rec.hash,
-            rec.updated,
-            rec.dirty as i64,
-            text_field(&rec.data, "email"),
-            text_field(&rec.data, "phone"),
-        ],
-    )?;
-    Ok(())
-}
-
-fn save_link(conn: &Connection, link: &Link) -> rusqlite::Result<()> {
-    // A pair replaces any older pair that used either id.
-    conn.execute(
-        "DELETE FROM links WHERE kind = ?1 AND sellsy_id = ?2 AND ghl_id <> ?3",
-        params![link.kind.as_str(), link.sellsy_id, link.ghl_id],
-    )?;
-    conn.execute(
-        &format!(
-            "INSERT INTO links ({LINK_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (kind, ghl_id) DO UPDATE SET sellsy_id = excluded.sellsy_id,
-               parent_ghl_id = excluded.parent_ghl_id, ghl_hash = excluded.ghl_hash,
-               sellsy_hash = excluded.sellsy_hash, ghl_updated = excluded.ghl_updated,
-               sellsy_updated = excluded.sellsy_updated, state = excluded.state"
-        ),
-        params![
-            link.kind.as_str(),
-            link.ghl_id,
-            link.sellsy_id,
-            link.parent_ghl_id,
-            link.ghl_hash,
-            link.sellsy_hash,
-            link.ghl_updated,
-            link.sellsy_updated,
-            link.state,
-        ],
-    )?;
-    super::sqlite_ext::coverage_on_link(conn, link)?;
-    Ok(())
-}
-
 impl SqliteStore {
+    /// Open the store at `path`, creating it (mode 0600: it holds contact data; SQLite
+    /// gives its -wal and -shm files the same mode) when missing.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| EngineError::Store(format!("cannot create {}: {e}", dir.display())))?;
         }
+        create_private(path)?;
         let conn = Connection::open(path)
             .map_err(|e| EngineError::Store(format!("cannot open {}: {e}", path.display())))?;
         Self::setup(conn)
+    }
+
+    /// Open the store at `path` only if the file exists (`None` otherwise); never
+    /// creates it.
+    pub fn open_existing(path: &Path) -> Result<Option<Self>> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match Connection::open_with_flags(path, flags) {
+            Ok(conn) => Ok(Some(Self::setup(conn)?)),
+            Err(_) if !path.exists() => Ok(None),
+            Err(e) => Err(EngineError::Store(format!(
+                "cannot open {}: {e}",
+                path.display()
+            ))),
+        }
     }
 
     pub fn in_memory() -> Result<Self> {
@@ -231,14 +108,25 @@ impl SqliteStore {
                 outbox_row,
             )
             .optional()?;
+        let context = entry
+            .context
+            .as_ref()
+            .and_then(|c| serde_json::to_string(c).ok());
         if let Some(found) = existing {
+            if context.is_some() {
+                // The fresh plan's view of the write (old values, winner) replaces it.
+                tx.execute(
+                    "UPDATE outbox SET context = ?2 WHERE id = ?1",
+                    params![found.id, context],
+                )?;
+            }
             tx.commit()?;
             return Ok(found);
         }
         let stamp = now();
         tx.execute(
-            "INSERT INTO outbox (key, target, kind, op, target_id, source_id, payload, status, attempts, created, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8)",
+            "INSERT INTO outbox (key, target, kind, op, target_id, source_id, payload, status, attempts, created, updated, context)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, ?8, ?8, ?9)",
             params![
                 entry.key,
                 entry.target.as_str(),
@@ -248,6 +136,7 @@ impl SqliteStore {
                 entry.source_id,
                 json_text(&entry.payload),
                 stamp,
+                context,
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -523,10 +412,13 @@ impl StateStore for SqliteStore {
             )?;
         }
         for id in &commit.outbox_done {
-            tx.execute(
-                "UPDATE outbox SET status = 'done', updated = ?2 WHERE id = ?1",
+            let settled = tx.execute(
+                "UPDATE outbox SET status = 'done', updated = ?2 WHERE id = ?1 AND status <> 'done'",
                 params![id, now()],
             )?;
+            if settled > 0 {
+                super::sqlite_history::record(&tx, *id, "applied", None)?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -578,17 +470,28 @@ impl StateStore for SqliteStore {
         result
     }
     fn finish(&self, id: i64, outcome: Outcome<'_>) -> Result<()> {
-        let (status, error, count) = match outcome {
-            Outcome::Done => ("done", None, 1),
-            Outcome::Retry(e) => ("pending", Some(e), 1),
-            Outcome::Failed(e) => ("failed", Some(e), 1),
-            Outcome::Superseded => ("superseded", None, 0),
+        let (status, error, count, recorded) = match outcome {
+            Outcome::Done => ("done", None, 1, "applied"),
+            Outcome::Found => ("done", None, 0, "found"),
+            Outcome::Retry(e) => ("pending", Some(e), 1, "retrying"),
+            Outcome::Failed(e) => ("failed", Some(e), 1, "failed"),
+            Outcome::Superseded => ("superseded", None, 0, "skipped"),
         };
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
             "UPDATE outbox SET status = ?2, last_error = COALESCE(?3, last_error),
-               attempts = attempts + ?4, updated = ?5 WHERE id = ?1",
+               attempts = attempts + ?4, updated = ?5 WHERE id = ?1 AND status <> 'done'",
             params![id, status, error, count, now()],
         )?;
+        if changed > 0 {
+            let why = match outcome {
+                Outcome::Superseded => Some("superseded: re-planned from fresh reads"),
+                _ => error,
+            };
+            super::sqlite_history::record(&tx, id, recorded, why)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -742,6 +645,14 @@ impl StateStore for SqliteStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
+        super::sqlite_history::query(&self.conn(), filter)
+    }
+
+    fn prune_history(&self, before: &str) -> Result<usize> {
+        super::sqlite_history::prune(&self.conn(), before)
+    }
 }
 
 /// User text → an FTS5 query: each word quoted (no syntax errors from `-`, `:`, …),
@@ -753,88 +664,4 @@ pub fn fts_query(text: &str) -> String {
         .map(|w| format!("\"{w}\""))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn rec(side: Side, id: &str, data: Value) -> Record {
-        Record {
-            side,
-            kind: Kind::Contact,
-            id: id.into(),
-            parent: None,
-            hash: crate::canonical::hash(&data),
-            data,
-            updated: None,
-            dirty: false,
-        }
-    }
-
-    #[test]
-    fn seen_records_become_dirty_only_when_they_change() {
-        let s = SqliteStore::in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
-        let r = rec(Side::Ghl, "a", json!({"email": "a@x.io"}));
-        assert_eq!(
-            s.put_seen(std::slice::from_ref(&r), Some(("c", &json!([1]))))
-                .unwrap(),
-            1
-        );
-        assert_eq!(s.cursor("c").unwrap(), Some(json!([1])));
-        s.commit(&Commit {
-            clean: vec![(Side::Ghl, Kind::Contact, "a".into(), r.hash.clone())],
-            ..Commit::default()
-        })
-        .unwrap();
-        assert_eq!(s.put_seen(std::slice::from_ref(&r), None).unwrap(), 0);
-        assert_eq!(
-            s.find_records(Side::Ghl, Kind::Contact, "email", "a@x.io")
-                .unwrap()
-                .len(),
-            1
-        );
-    }
-
-    #[test]
-    fn notes_are_searchable_and_outbox_keys_dedupe() {
-        let s = SqliteStore::in_memory().unwrap();
-        s.archive_note(&ArchivedNote {
-            side: Side::Sellsy,
-            note_id: "1".into(),
-            ghl_contact_id: Some("g1".into()),
-            sellsy_contact_id: Some("7".into()),
-            body: "Asked for pricing of the annual plan".into(),
-            updated: None,
-        })
-        .unwrap();
-        assert_eq!(s.search_notes("pricing annual", None, 10).unwrap().len(), 1);
-        assert_eq!(s.search_notes("pricing", Some("g2"), 10).unwrap().len(), 0);
-        assert_eq!(s.search_notes("-:\"", None, 10).unwrap().len(), 0);
-        let new = NewOutbox {
-            key: "k".into(),
-            target: Side::Ghl,
-            kind: Kind::Contact,
-            op: "create".into(),
-            target_id: None,
-            source_id: "7".into(),
-            payload: json!({}),
-        };
-        let a = s.enqueue(&new).unwrap();
-        let b = s.enqueue(&new).unwrap();
-        assert_eq!(a.id, b.id);
-        s.finish(a.id, Outcome::Done).unwrap();
-        assert!(s.pending().unwrap().is_empty());
-    }
-
-    #[test]
-    fn postgres_urls_are_refused_clearly() {
-        let Err(e) = open("postgres://x/y") else {
-            panic!("postgres must be refused")
-        };
-        let e = e.to_string();
-        assert!(e.contains("not supported yet"), "{e}");
-    }
 }

@@ -36,7 +36,7 @@ pub(super) fn dirty_after(
     let mut st = conn.prepare_cached(&format!(
         "SELECT {} FROM records WHERE side = ?1 AND kind = ?2 AND dirty = 1 AND id > ?3
          ORDER BY id LIMIT ?4",
-        super::sqlite::RECORD_COLS
+        super::sqlite_rows::RECORD_COLS
     ))?;
     let rows = st.query_map(
         params![
@@ -45,7 +45,7 @@ pub(super) fn dirty_after(
             after.unwrap_or(""),
             limit as i64
         ],
-        super::sqlite::record_row,
+        super::sqlite_rows::record_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -58,11 +58,11 @@ pub(super) fn children(
 ) -> Result<Vec<Record>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT {} FROM records WHERE side = ?1 AND kind = ?2 AND parent = ?3",
-        super::sqlite::RECORD_COLS
+        super::sqlite_rows::RECORD_COLS
     ))?;
     let rows = st.query_map(
         params![side.as_str(), kind.as_str(), parent],
-        super::sqlite::record_row,
+        super::sqlite_rows::record_row,
     )?;
     let mut out: Vec<Record> = rows.collect::<rusqlite::Result<_>>()?;
     out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -176,6 +176,10 @@ mod explain {
         ("mark notes covered", "UPDATE notes_coverage SET covered_at = ?2 WHERE ghl_id = ?1"),
         ("cursor", "SELECT value FROM cursors WHERE name = ?1"),
         ("meta", "SELECT value FROM meta WHERE key = ?1"),
+        ("history of a record", "SELECT * FROM history WHERE (ghl_id = ?1 OR sellsy_id = ?1 OR email = ?2) AND pair = ?3 ORDER BY at DESC, id DESC LIMIT 100"),
+        ("history of a pair", "SELECT * FROM history WHERE pair = ?1 AND at >= ?2 ORDER BY at DESC, id DESC LIMIT 100"),
+        ("history prune", "DELETE FROM history WHERE at < ?1"),
+        ("history settle", "SELECT target, kind, op, target_id, source_id, context FROM outbox WHERE id = ?1"),
     ];
 
     #[test]

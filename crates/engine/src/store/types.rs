@@ -152,6 +152,8 @@ pub struct NewOutbox {
     pub target_id: Option<String>,
     pub source_id: String,
     pub payload: Value,
+    /// What the history records of this write once its outcome is known.
+    pub context: Option<super::history::WriteContext>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -186,7 +188,12 @@ pub struct NotesCoverage {
 /// How a sent write ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome<'a> {
+    /// Sent and confirmed.
     Done,
+    /// Not sent by this attempt: what it was to make is already there (an earlier
+    /// attempt whose answer was lost, the record GHL's duplicate answer names, or a
+    /// pair linked another way).
+    Found,
     /// Will be tried again (kept pending, attempts counted).
     Retry(&'a str),
     /// Given up on (needs a human: bad data the API refuses).
