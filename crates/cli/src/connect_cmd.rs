@@ -68,8 +68,27 @@ pub struct ConnectArgs {
     #[arg(long, env = "HLBRIDGE_GHL_AUTHORIZE_URL")]
     pub ghl_authorize_url: Option<String>,
     /// Scopes to ask GHL for, space-separated.
-    #[arg(long, default_value = "contacts.readonly contacts.write")]
+    #[arg(long, default_value = "contacts.readonly contacts.write locations.readonly locations/customFields.readonly locations/tasks.readonly oauth.readonly oauth.write")]
     pub ghl_scopes: String,
+    /// Connect a GHL agency (Company): its installed locations become connections.
+    #[arg(long)]
+    pub agency: bool,
+}
+
+fn accounts_of(database_url: &str) -> Result<hlbridge_accounts::Accounts, Error> {
+    let path = sqlite_path(database_url)?;
+    let registry = hlbridge_accounts::Registry::open(&path).map_err(accounts_err)?;
+    Ok(hlbridge_accounts::Accounts::new(
+        Arc::new(registry),
+        hlbridge_accounts::Budgets::default(),
+    ))
+}
+
+fn accounts_err(e: hlbridge_accounts::AccountsError) -> Error {
+    match e {
+        hlbridge_accounts::AccountsError::Core(e) => e,
+        other => Error::Config(other.to_string()),
+    }
 }
 
 /// The SQLite file behind `sqlite://PATH`.
@@ -168,13 +187,23 @@ async fn connect(args: ConnectArgs) -> Result<(), Error> {
             let mut tokens = oauth
                 .exchange_code(&code, pkce.verifier.expose_secret(), &redirect)
                 .await?;
-            tokens.extra.insert("client_id".into(), client_id.into());
+            tokens.extra.insert("client_id".into(), client_id.clone().into());
             store.save(SELLSY_KEY, &tokens)?;
             let account = corp_id(&tokens)
                 .map(|c| format!(" (account {c})"))
                 .unwrap_or_default();
+            let conn = accounts_of(&args.database_url)?
+                .add_sellsy_oauth(
+                    tokens,
+                    &client_id,
+                    args.sellsy_client_secret.as_deref(),
+                    &args.sellsy_base_url,
+                    &token_url,
+                )
+                .map_err(accounts_err)?;
             outln!(
-                "Sellsy connected{account}; tokens stored encrypted in {}",
+                "Sellsy connected{account} as connection {}; tokens stored encrypted in {}",
+                conn.id,
                 args.database_url
             );
         }
@@ -192,8 +221,13 @@ async fn connect(args: ConnectArgs) -> Result<(), Error> {
                 Arc::new(RateBudget::ghl_default()),
                 None,
             )?);
-            let oauth = GhlOAuth::new(exec, &client_id, &secret, UserType::Location)
-                .with_redirect_uri(&redirect);
+            let user_type = if args.agency {
+                UserType::Company
+            } else {
+                UserType::Location
+            };
+            let oauth =
+                GhlOAuth::new(exec, &client_id, &secret, user_type).with_redirect_uri(&redirect);
             let authorize = args.ghl_authorize_url.clone().unwrap_or_else(|| {
                 if args.ghl_base_url.trim_end_matches('/') == hlbridge_ghl::DEFAULT_BASE_URL {
                     hlbridge_ghl::oauth::DEFAULT_AUTHORIZE_URL.to_string()
@@ -213,15 +247,26 @@ async fn connect(args: ConnectArgs) -> Result<(), Error> {
             outln!("{url}");
             let code = receive_code(&listener, &state, timeout).await?;
             let tokens: Tokens = oauth.exchange_code(&code, Some(&redirect)).await?;
-            let location = tokens
-                .extra_str("locationId")
-                .ok_or_else(|| Error::Decode("the token response names no locationId".into()))?
-                .to_string();
-            store.save(&ghl_key(&location), &tokens)?;
-            outln!(
-                "GHL location {location} connected; tokens stored encrypted in {}",
-                args.database_url
-            );
+            if let Some(location) = tokens.extra_str("locationId") {
+                store.save(&ghl_key(location), &tokens)?;
+            }
+            let conns = accounts_of(&args.database_url)?
+                .add_ghl_oauth(tokens, &args.ghl_base_url, &client_id, &secret)
+                .await
+                .map_err(accounts_err)?;
+            for c in &conns {
+                outln!(
+                    "GHL {} {} connected as connection {}",
+                    if c.kind == hlbridge_accounts::ConnKind::GhlOAuthAgency {
+                        "agency"
+                    } else {
+                        "location"
+                    },
+                    c.account,
+                    c.id
+                );
+            }
+            outln!("tokens stored encrypted in {}", args.database_url);
         }
     }
     Ok(())

@@ -8,13 +8,17 @@ macro_rules! outln {
 }
 
 mod bench_cmd;
+mod budgets;
 mod connect_cmd;
+mod connections_cmd;
 mod emulator_cmd;
 mod ghl_cmd;
 mod input;
 mod ops_cmd;
 mod output;
+mod pairs_sync;
 mod sellsy_cmd;
+mod serve_cmd;
 mod sync_cmd;
 mod up_cmd;
 mod watch_cmd;
@@ -63,6 +67,12 @@ enum Command {
     Up(up_cmd::UpArgs),
     /// Benchmarks against in-process emulators: `bench sync [--contacts N]`.
     Bench(bench_cmd::BenchArgs),
+    /// Connected accounts: list, add (private token, client credentials), remove.
+    Connections(connections_cmd::ConnectionsArgs),
+    /// Pairs of a GHL location and a Sellsy account synced together: add, list, remove, config.
+    Pairs(connections_cmd::PairsArgs),
+    /// The service: webhooks, OAuth, REST API, metrics and every pair's sync.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +116,9 @@ fn main() {
             Command::Conflicts(args) => sync_cmd::run_conflicts(args).await,
             Command::Notes(args) => sync_cmd::run_notes(args).await,
             Command::Bench(args) => bench_cmd::run(args).await,
+            Command::Connections(args) => connections_cmd::run_connections(args).await,
+            Command::Pairs(args) => connections_cmd::run_pairs(args).await,
+            Command::Serve(args) => serve_cmd::run(args).await,
         }
     });
     std::process::exit(code);

@@ -36,6 +36,10 @@ pub struct SyncArgs {
     /// the linked records of a kind vanished from one side in one cycle).
     #[arg(long)]
     pub confirm_deletions: bool,
+    /// Sync only this stored pair (default: every stored pair, or, when none is
+    /// stored, the accounts given by `HLBRIDGE_*` variables and the configuration file).
+    #[arg(long)]
+    pub pair: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,7 +105,7 @@ fn exit_for(e: &EngineError) -> i32 {
     }
 }
 
-fn fail(e: &EngineError, json: bool) -> i32 {
+pub(crate) fn fail(e: &EngineError, json: bool) -> i32 {
     if json {
         eprintln!("{}", json!({ "error": { "message": e.to_string() } }));
     } else {
@@ -111,12 +115,12 @@ fn fail(e: &EngineError, json: bool) -> i32 {
 }
 
 /// The config file is optional unless given explicitly with a non-default name.
-fn load_config(path: &std::path::Path) -> Result<EngineConfig, EngineError> {
+pub(crate) fn load_config(path: &std::path::Path) -> Result<EngineConfig, EngineError> {
     let required = path != std::path::Path::new("hlbridge.toml");
     EngineConfig::load(Some(path), required)
 }
 
-fn print_progress(p: &Progress, json: bool) {
+pub(crate) fn print_progress(p: &Progress, json: bool) {
     match p {
         Progress::Cycle(report) => {
             if json {
@@ -154,6 +158,9 @@ fn print_progress(p: &Progress, json: bool) {
 }
 
 pub async fn run_sync(args: SyncArgs) -> i32 {
+    if let Some(code) = crate::pairs_sync::run(&args).await {
+        return code;
+    }
     let config = match load_config(&args.config) {
         Ok(c) => c,
         Err(e) => return fail(&e, args.json),
@@ -195,7 +202,7 @@ pub async fn run_sync(args: SyncArgs) -> i32 {
 }
 
 /// What keeps a `sync --once` from being complete, in words.
-fn left_over(r: &hlbridge_engine::CycleReport) -> Vec<String> {
+pub(crate) fn left_over(r: &hlbridge_engine::CycleReport) -> Vec<String> {
     let mut out = Vec::new();
     out.extend(r.held_reasons.iter().cloned());
     if r.pending > 0 {
@@ -225,16 +232,38 @@ fn left_over(r: &hlbridge_engine::CycleReport) -> Vec<String> {
     out
 }
 
-fn open_store(
-    path: &std::path::Path,
-) -> Result<std::sync::Arc<dyn hlbridge_engine::store::StateStore>, EngineError> {
-    let config = load_config(path)?;
-    hlbridge_engine::store::open(&config.database_url())
+/// The state store of a command that only reads it (or resolves a conflict in it):
+/// while no sync has created it, a plain message and exit 2, and nothing is created.
+pub(crate) fn open_existing_store(
+    config_path: &std::path::Path,
+    json: bool,
+) -> Result<std::sync::Arc<dyn hlbridge_engine::store::StateStore>, i32> {
+    let config = load_config(config_path).map_err(|e| fail(&e, json))?;
+    let url = config.database_url();
+    match hlbridge_engine::store::open_existing(&url) {
+        Ok(Some(store)) => Ok(store),
+        Ok(None) => {
+            let path = hlbridge_engine::store::sqlite_path(&url)
+                .map(|p| p.display().to_string())
+                .unwrap_or(url);
+            let msg = format!("no sync state at {path} yet: run `hlbridge sync` first");
+            if json {
+                eprintln!("{}", json!({ "error": { "message": msg } }));
+            } else {
+                eprintln!("error: {msg}");
+            }
+            Err(EXIT_USAGE)
+        }
+        Err(e) => Err(fail(&e, json)),
+    }
 }
 
 pub async fn run_status(args: StatusArgs) -> i32 {
-    let status = open_store(&args.config).and_then(|s| hlbridge_engine::admin::status(s.as_ref()));
-    match status {
+    let store = match open_existing_store(&args.config, args.json) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match hlbridge_engine::admin::status(store.as_ref()) {
         Ok(st) if args.json => {
             outln!("{}", serde_json::to_string(&st).unwrap_or_default());
             EXIT_OK
@@ -297,9 +326,9 @@ pub async fn run_status(args: StatusArgs) -> i32 {
 }
 
 pub async fn run_conflicts(args: ConflictsArgs) -> i32 {
-    let store = match open_store(&args.config) {
+    let store = match open_existing_store(&args.config, args.json) {
         Ok(s) => s,
-        Err(e) => return fail(&e, args.json),
+        Err(code) => return code,
     };
     match args
         .command
@@ -367,9 +396,11 @@ pub async fn run_notes(args: NotesArgs) -> i32 {
         config,
         json,
     } = args.command;
-    let hits = open_store(&config)
-        .and_then(|s| hlbridge_engine::admin::search_notes(s.as_ref(), &text, contact.as_deref()));
-    match hits {
+    let store = match open_existing_store(&config, json) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match hlbridge_engine::admin::search_notes(store.as_ref(), &text, contact.as_deref()) {
         Ok(hits) if json => {
             outln!("{}", serde_json::to_string(&hits).unwrap_or_default());
             EXIT_OK

@@ -26,6 +26,28 @@ pub struct Budgets {
     pub sellsy: Option<Arc<RateBudget>>,
 }
 
+impl Budgets {
+    /// Budgets kept in the state database at `database_url` (`sqlite://PATH`), shared
+    /// with every process using it; in-process ones when it cannot be opened.
+    pub fn shared(database_url: &str) -> Budgets {
+        let Some(path) = database_url.strip_prefix("sqlite://").filter(|p| !p.is_empty()) else {
+            return Budgets::default();
+        };
+        match hlbridge_core::rate::SharedSlots::open(std::path::Path::new(path)) {
+            Ok(slots) => Budgets {
+                ghl: Some(Arc::new(RateBudget::ghl_default().with_shared(slots.clone()))),
+                sellsy: Some(Arc::new(
+                    hlbridge_sellsy::flavor::default_budget().with_shared(slots),
+                )),
+            },
+            Err(e) => {
+                tracing::warn!("shared rate budget unavailable ({e}); pacing this process alone");
+                Budgets::default()
+            }
+        }
+    }
+}
+
 /// Progress callback.
 pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Send + Sync);
 
@@ -148,7 +170,8 @@ impl Engine {
     /// Connect with the configured database and fresh budgets.
     pub async fn connect(cfg: EngineConfig) -> Result<Engine> {
         let store = crate::store::open(&cfg.database_url())?;
-        Engine::connect_with(cfg, store, Budgets::default()).await
+        let budgets = Budgets::shared(&cfg.database_url());
+        Engine::connect_with(cfg, store, budgets).await
     }
 
     /// Connect both sides, read the custom field definitions and validate the mapping.
@@ -160,6 +183,21 @@ impl Engine {
         cfg.poll_interval()?;
         let (ghl_client, location_id) = ghl_client(&cfg, budgets.ghl).await?;
         let sellsy_client = sellsy_client(&cfg, budgets.sellsy).await?;
+        Engine::connect_clients(cfg, store, ghl_client, &location_id, sellsy_client).await
+    }
+
+    /// Connect over ready clients (stored connections): `location_id` is the GHL
+    /// location `ghl_client` reaches. Reads the custom field definitions and validates
+    /// the mapping as [`Engine::connect_with`] does.
+    pub async fn connect_clients(
+        cfg: EngineConfig,
+        store: Arc<dyn StateStore>,
+        ghl_client: GhlClient,
+        location_id: &str,
+        sellsy_client: SellsyClient,
+    ) -> Result<Engine> {
+        cfg.poll_interval()?;
+        let location_id = location_id.to_string();
         // Pace on the account's real limits; accounts without the scope keep defaults.
         if let Err(e) = sellsy_client.learn_quotas().await {
             tracing::info!(error = %e, "Sellsy quotas not readable; pacing on defaults");
@@ -244,6 +282,13 @@ impl Engine {
 
     pub fn mapping(&self) -> &Mapping {
         &self.cx.mapping
+    }
+
+    /// One cycle of an always-on sync (what `run_continuous` runs each interval, with
+    /// its per-cycle caps), for schedulers that pace cycles themselves (`serve`).
+    pub async fn run_cycle(&self, progress: ProgressFn<'_>) -> Result<crate::CycleReport> {
+        self.continuous_cycles.fetch_add(1, Ordering::SeqCst);
+        self.run_once(false, progress).await
     }
 
     /// Apply the deletions the mass-deletion guard would hold (`--confirm-deletions`).

@@ -8,13 +8,18 @@
 
 pub mod access;
 pub mod admin;
+pub mod api;
 pub mod api_tokens;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod login;
 pub mod metrics;
+pub mod oauth;
 mod routes;
+pub mod runner;
+pub mod server;
 pub mod sessions;
 pub mod webhooks;
 

@@ -1,0 +1,152 @@
+//! The whole `hlbridge serve` process: registry, runner, webhook processor, router.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hlbridge_accounts::{Accounts, Budgets, Registry};
+use tokio::net::TcpListener;
+
+use crate::api::{GhlApp, Lead, SellsyApp};
+use crate::runner::Runner;
+use crate::{AppState, ServiceConfig, ServiceError};
+
+/// Everything `serve` is started with beyond [`ServiceConfig`].
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub service: ServiceConfig,
+    pub ghl_app: Option<GhlApp>,
+    pub sellsy_app: Option<SellsyApp>,
+    pub budgets: Budgets,
+    /// Pair cycles running at once.
+    pub max_concurrent: usize,
+    /// How long a shutdown waits for running cycles before dropping them.
+    pub drain: Duration,
+    /// Overrides every pair's poll interval (tests, `up`).
+    pub interval_override: Option<Duration>,
+}
+
+/// A started server: its address, and what to await for it to end.
+pub struct Started {
+    pub addr: std::net::SocketAddr,
+    pub lead: Arc<Lead>,
+    pub state: AppState,
+}
+
+/// The key file must not be readable by others (it unseals every stored secret).
+pub fn check_key_file(db_path: &std::path::Path) -> Result<(), ServiceError> {
+    if std::env::var(hlbridge_core::auth::KEY_ENV).is_ok() {
+        return Ok(());
+    }
+    let key = hlbridge_accounts::key_file_for(db_path);
+    if key.exists() {
+        hlbridge_core::fsutil::check_not_world_readable(&key)
+            .map_err(|e| ServiceError::Config(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Serve on `listener` until `shutdown`, then drain: the HTTP server finishes its
+/// requests, the webhook processor its events, the runner its cycles (within
+/// `drain`). `ready` is called once the server accepts connections.
+pub async fn run(
+    opts: ServerOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(&Started),
+) -> Result<(), ServiceError> {
+    check_key_file(&opts.service.db_path)?;
+    let registry = Arc::new(
+        Registry::open(&opts.service.db_path).map_err(|e| ServiceError::Config(e.to_string()))?,
+    );
+    check_key_file(&opts.service.db_path)?;
+    let accounts = Accounts::new(registry, opts.budgets.clone());
+    let state = AppState::new(opts.service.clone())?;
+    state
+        .db
+        .call_blocking(|c| crate::admin::init_admin_from_env(c))
+        .map_err(|e| ServiceError::Config(e.to_string()))?;
+    let runner = Runner::new(
+        accounts.clone(),
+        opts.max_concurrent,
+        opts.interval_override,
+    );
+    runner
+        .reload()
+        .map_err(|e| ServiceError::Config(e.to_string()))?;
+    let public_url = opts
+        .service
+        .public_url
+        .as_ref()
+        .map(|u| u.as_str().trim_end_matches('/').to_string())
+        .unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            )
+        });
+    let lead = Arc::new(Lead {
+        accounts,
+        runner: runner.clone(),
+        ghl_app: opts.ghl_app.clone(),
+        sellsy_app: opts.sellsy_app.clone(),
+        public_url,
+    });
+    let (api, pages) = crate::api::lead_routes(lead.clone());
+    let router = crate::router(state.clone(), api, pages);
+    let processor = crate::spawn_processor(
+        &state,
+        Arc::new(crate::events::Events { lead: lead.clone() }),
+        crate::ProcessorOptions::default(),
+    );
+    let housekeeping = crate::spawn_housekeeping(&state);
+    let gauges = spawn_gauges(state.clone(), lead.clone());
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServiceError::Config(e.to_string()))?;
+    ready(&Started {
+        addr,
+        lead: lead.clone(),
+        state: state.clone(),
+    });
+    let served = crate::serve(listener, router, shutdown).await;
+    processor.shutdown().await;
+    runner.shutdown(opts.drain).await;
+    housekeeping.abort();
+    gauges.abort();
+    served.map_err(|e| ServiceError::Config(format!("the server stopped: {e}")))
+}
+
+/// Every 5 s: the pairs' sync lag and outbox depth.
+fn spawn_gauges(state: AppState, lead: Arc<Lead>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now();
+            for (pair, run) in lead.runner.runs() {
+                if let Some(at) = run
+                    .last_finished
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                {
+                    let lag = (now - at.with_timezone(&chrono::Utc)).num_milliseconds() as f64;
+                    state.metrics.set_sync_lag(&pair, lag / 1000.0);
+                }
+                if let Ok(Some(store)) = crate::api::history::pair_store(&lead, &pair) {
+                    if let Ok(counts) = store.outbox_counts() {
+                        let open: u64 = counts
+                            .iter()
+                            .filter(|(status, _)| status.as_str() != "done")
+                            .map(|(_, n)| n)
+                            .sum();
+                        state.metrics.set_outbox_depth(&pair, open as i64);
+                    }
+                }
+            }
+        }
+    })
+}
