@@ -88,7 +88,7 @@ pub(super) enum Take {
 }
 
 /// A window as stored (or as defaulted when nothing is stored yet).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Spec {
     limit: u32,
     interval_ms: i64,
@@ -353,41 +353,12 @@ impl SharedSlots {
         default: Window,
         obs: Observation,
     ) -> Result<()> {
-        self.write(|tx| {
-            let now = now_ms();
-            let mut row = key_row(tx, key)?;
-            row.observed = true;
-            row.probe_until = None;
-            save_key_row(tx, key, &row)?;
-            let mut spec = load_spec(tx, key, index, default)?;
-            if let Some(interval) = obs.interval.and_then(clamp_interval) {
-                spec.interval_ms = ms(interval).max(1);
-                if spec.known {
-                    spec.limit = spec.limit.min(max_learned_limit(interval));
-                }
-                let bound = now.saturating_add(spec.interval_ms);
-                spec.spent_until = spec.spent_until.map(|s| s.min(bound));
-            }
-            let interval = Duration::from_millis(spec.interval_ms as u64);
-            if let Some(limit) = obs.limit.and_then(|l| clamp_limit(u64::from(l), interval)) {
-                spec.limit = limit;
-                spec.known = true;
-            }
-            prune(tx, key, index, &spec, now)?;
-            if let Some(remaining) = obs.remaining {
-                let server_used = u64::from(spec.limit.saturating_sub(remaining));
-                let total = total(tx, key, index, &spec, now)?;
-                // Requests others spent that no process here counted: placed now.
-                if total < server_used {
-                    record(tx, key, index, &spec, now, server_used - total)?;
-                }
-                if remaining == 0 && !spec.known {
-                    let until = now.saturating_add(spec.interval_ms);
-                    spec.spent_until = Some(spec.spent_until.map_or(until, |s| s.max(until)));
-                }
-            }
-            save_spec(tx, key, index, &spec, now)
-        })
+        // Most responses teach nothing new (the same limits, nothing uncounted): a read
+        // tells, and no write lock is taken for them.
+        if self.read(|tx| fold_observation(tx, key, index, default, obs, false))? {
+            self.write(|tx| fold_observation(tx, key, index, default, obs, true))?;
+        }
+        Ok(())
     }
 
     /// A 429: hold every process's requests for `key` for `pause` (bounded).
@@ -491,32 +462,92 @@ fn save_key_row(tx: &Transaction<'_>, key: &str, row: &KeyRow) -> rusqlite::Resu
     Ok(())
 }
 
+/// Fold `obs` into window `index` of `key`: the key is observed (its probe ends), the
+/// window learns its limit and length, requests the server counted and no process
+/// here did are recorded now. True when that changes anything stored; written only
+/// when `apply`.
+fn fold_observation(
+    tx: &Transaction<'_>,
+    key: &str,
+    index: usize,
+    default: Window,
+    obs: Observation,
+    apply: bool,
+) -> rusqlite::Result<bool> {
+    let now = now_ms();
+    let mut row = key_row(tx, key)?;
+    let mut changed = !row.observed || row.probe_until.is_some();
+    row.observed = true;
+    row.probe_until = None;
+    let stored = stored_spec(tx, key, index)?;
+    changed |= stored.is_none();
+    let before = stored.unwrap_or_else(|| default_spec(default));
+    let mut spec = before;
+    if let Some(interval) = obs.interval.and_then(clamp_interval) {
+        spec.interval_ms = ms(interval).max(1);
+        if spec.known {
+            spec.limit = spec.limit.min(max_learned_limit(interval));
+        }
+        let bound = now.saturating_add(spec.interval_ms);
+        spec.spent_until = spec.spent_until.map(|s| s.min(bound));
+    }
+    let interval = Duration::from_millis(spec.interval_ms as u64);
+    if let Some(limit) = obs.limit.and_then(|l| clamp_limit(u64::from(l), interval)) {
+        spec.limit = limit;
+        spec.known = true;
+    }
+    let mut uncounted = 0;
+    if let Some(remaining) = obs.remaining {
+        let server_used = u64::from(spec.limit.saturating_sub(remaining));
+        // Requests others spent that no process here counted: placed now.
+        uncounted = server_used.saturating_sub(total(tx, key, index, &spec, now)?);
+        if remaining == 0 && !spec.known {
+            let until = now.saturating_add(spec.interval_ms);
+            spec.spent_until = Some(spec.spent_until.map_or(until, |s| s.max(until)));
+        }
+    }
+    changed |= spec != before || uncounted > 0;
+    if apply && changed {
+        save_key_row(tx, key, &row)?;
+        prune(tx, key, index, &spec, now)?;
+        record(tx, key, index, &spec, now, uncounted)?;
+        save_spec(tx, key, index, &spec, now)?;
+    }
+    Ok(changed)
+}
+
+fn default_spec(default: Window) -> Spec {
+    Spec {
+        limit: default.limit,
+        interval_ms: ms(default.interval).max(1),
+        known: false,
+        spent_until: None,
+    }
+}
+
 fn load_spec(
     tx: &Transaction<'_>,
     key: &str,
     win: usize,
     default: Window,
 ) -> rusqlite::Result<Spec> {
-    let stored = tx
-        .query_row(
-            "SELECT max, window_ms, known, spent_until_ms FROM rate_limits WHERE key = ?1 AND win = ?2",
-            params![key, win as i64],
-            |r| {
-                Ok(Spec {
-                    limit: u32::try_from(r.get::<_, i64>(0)?.max(0)).unwrap_or(u32::MAX),
-                    interval_ms: r.get::<_, i64>(1)?.max(1),
-                    known: r.get::<_, i64>(2)? != 0,
-                    spent_until: r.get(3)?,
-                })
-            },
-        )
-        .optional()?;
-    Ok(stored.unwrap_or(Spec {
-        limit: default.limit,
-        interval_ms: ms(default.interval).max(1),
-        known: false,
-        spent_until: None,
-    }))
+    Ok(stored_spec(tx, key, win)?.unwrap_or_else(|| default_spec(default)))
+}
+
+fn stored_spec(tx: &Transaction<'_>, key: &str, win: usize) -> rusqlite::Result<Option<Spec>> {
+    tx.query_row(
+        "SELECT max, window_ms, known, spent_until_ms FROM rate_limits WHERE key = ?1 AND win = ?2",
+        params![key, win as i64],
+        |r| {
+            Ok(Spec {
+                limit: u32::try_from(r.get::<_, i64>(0)?.max(0)).unwrap_or(u32::MAX),
+                interval_ms: r.get::<_, i64>(1)?.max(1),
+                known: r.get::<_, i64>(2)? != 0,
+                spent_until: r.get(3)?,
+            })
+        },
+    )
+    .optional()
 }
 
 fn save_spec(

@@ -66,6 +66,23 @@ fn requests_the_server_counted_elsewhere_are_shared() {
     assert!(b.try_acquire("k").unwrap().is_zero());
     assert!(a.try_acquire("k").unwrap().is_zero());
     assert!(!b.try_acquire("k").unwrap().is_zero(), "10 of 10 spent");
+    // An answer that teaches nothing new writes nothing.
+    let conn = Connection::open(dir.join("state.sqlite")).unwrap();
+    let updated = || -> i64 {
+        conn.query_row(
+            "SELECT updated_ms FROM rate_limits WHERE key = 'k'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let before = updated();
+    std::thread::sleep(Duration::from_millis(5));
+    b.observe("k", 0, learned(10, 0, minute));
+    assert_eq!(updated(), before);
+    b.observe("k", 0, learned(8, 0, minute));
+    assert_ne!(updated(), before, "a new limit is stored");
+    assert_eq!(a.windows("k"), vec![Window::new(8, minute)]);
     std::fs::remove_dir_all(&dir).ok();
 }
 
