@@ -7,12 +7,14 @@ macro_rules! outln {
     };
 }
 
+mod admin_cmd;
 mod bench_cmd;
 mod budgets;
 mod connect_cmd;
 mod connections_cmd;
 mod emulator_cmd;
 mod ghl_cmd;
+mod history_cmd;
 mod input;
 mod ops_cmd;
 mod output;
@@ -73,6 +75,19 @@ enum Command {
     Pairs(connections_cmd::PairsArgs),
     /// The service: webhooks, OAuth, REST API, metrics and every pair's sync.
     Serve(serve_cmd::ServeArgs),
+    /// What happened to records: every applied write, its fields old → new.
+    History(history_cmd::HistoryArgs),
+    /// Bearer tokens for the service's `/api` and `/metrics`: create, list, revoke.
+    #[command(name = "api-token")]
+    ApiToken {
+        #[command(subcommand)]
+        command: admin_cmd::ApiTokenCommand,
+    },
+    /// The service's admin sign-in: set-password.
+    Admin {
+        #[command(subcommand)]
+        command: admin_cmd::AdminCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +134,9 @@ fn main() {
             Command::Connections(args) => connections_cmd::run_connections(args).await,
             Command::Pairs(args) => connections_cmd::run_pairs(args).await,
             Command::Serve(args) => serve_cmd::run(args).await,
+            Command::History(args) => history_cmd::run(args).await,
+            Command::ApiToken { command } => admin_cmd::run_api_token(command).await,
+            Command::Admin { command } => admin_cmd::run_admin(command).await,
         }
     });
     std::process::exit(code);
