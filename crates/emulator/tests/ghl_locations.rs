@@ -240,6 +240,17 @@ async fn installed_locations_and_minted_location_tokens() {
 
 /// Follow the consent shortcut for `location` and return the code.
 async fn authorize_for(emu: &GhlEmulator, location: Option<&str>) -> String {
+    authorize_with(
+        emu,
+        location
+            .map(|l| format!("&locationId={l}"))
+            .unwrap_or_default(),
+    )
+    .await
+}
+
+/// Follow the consent shortcut with `extra` query parameters and return the code.
+async fn authorize_with(emu: &GhlEmulator, extra: String) -> String {
     let config = emu.state().config().clone();
     let mut url = format!(
         "{}/oauth/chooselocation?response_type=code&client_id={}&redirect_uri={}&scope={}&approve=true",
@@ -248,9 +259,7 @@ async fn authorize_for(emu: &GhlEmulator, location: Option<&str>) -> String {
         urlencode(REDIRECT),
         urlencode("contacts.readonly contacts.write oauth.readonly oauth.write"),
     );
-    if let Some(l) = location {
-        url.push_str(&format!("&locationId={l}"));
-    }
+    url.push_str(&extra);
     let resp = client().get(url).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     let location = resp.headers()["location"].to_str().unwrap();
@@ -348,6 +357,57 @@ async fn consent_page_chooses_the_location() {
         mint_location_token(&emu, agency["access_token"].as_str().unwrap(), "loc-b").await;
     assert_eq!(status, 200, "{minted}");
     assert_eq!(minted["locationId"], "loc-b");
+
+    // An agency install chosen on the consent page: the exchange needs no user_type.
+    let code = authorize_with(&emu, "&user_type=Company".into()).await;
+    let config = emu.state().config().clone();
+    let resp = client()
+        .post(format!("{}/oauth/token", emu.base_url))
+        .form(&[
+            ("client_id", config.client_id.as_str()),
+            ("client_secret", config.client_secret.as_str()),
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let agency: Value = resp.json().await.unwrap();
+    assert_eq!(agency["userType"], "Company", "{agency}");
+    assert_eq!(
+        agency["approvedLocations"],
+        json!(["loc-emulator", "loc-b"])
+    );
+    let page = client()
+        .get(format!(
+            "{}/oauth/chooselocation?client_id={}&redirect_uri={}&user_type=Company",
+            emu.base_url,
+            config.client_id,
+            urlencode(REDIRECT)
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Agency install"), "{page}");
+    assert!(
+        page.contains(r#"name="user_type" value="Company""#),
+        "{page}"
+    );
+    let bad = client()
+        .get(format!(
+            "{}/oauth/chooselocation?client_id={}&redirect_uri={}&user_type=Root",
+            emu.base_url,
+            config.client_id,
+            urlencode(REDIRECT)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }
 
 #[tokio::test]

@@ -103,6 +103,9 @@ pub struct CodeRecord {
     pub redirect_uri: Option<String>,
     pub scopes: BTreeSet<String>,
     pub location_id: String,
+    /// Approved as an agency (Company) install: the exchange gives a Company token
+    /// unless it asks for `user_type=Location`.
+    pub company: bool,
     pub expires_at: DateTime<Utc>,
     pub used: bool,
 }

@@ -43,6 +43,7 @@ pub mod businesses;
 pub mod calendars;
 pub mod campaigns;
 pub mod companies;
+pub mod consent;
 pub mod contact;
 pub mod contacts;
 pub mod context;

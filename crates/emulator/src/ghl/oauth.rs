@@ -10,8 +10,9 @@
 //!   location. Approving for a location the app is not installed on installs it (and
 //!   sends `INSTALL`). Adding `&approve=true` to the page URL skips the page and
 //!   redirects at once (for tests and scripts).
-//! - Exchanging a code with `user_type=Company` gives the agency (Company) token with a
-//!   refresh token, `companyId` and `approvedLocations` (every installed location).
+//! - `user_type=Company` on the page (an agency install) or at the exchange gives the
+//!   agency (Company) token with a refresh token, `companyId` and `approvedLocations`
+//!   (every installed location).
 //! - Codes are single-use and live 10 minutes.
 //! - `POST /oauth/token` (form or JSON) with `grant_type` `authorization_code`,
 //!   `refresh_token` or `client_credentials`. Refresh tokens rotate: each refresh
@@ -24,26 +25,16 @@
 //!   installed on (others: 400). The agency private integration token is
 //!   accepted here too, although GHL documents the route as OAuth-only.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use chrono::{DateTime, Duration, Utc};
 use hlbridge_core::optable::TokenType;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{AccessRecord, CodeRecord, Grant, RefreshRecord};
+use super::auth::{AccessRecord, Grant, RefreshRecord};
 use super::context::{Ctx, Reply};
 use super::errors::ApiError;
-use super::ids::{jwt_like, secret};
+use super::ids::jwt_like;
 use super::state::{lock, GhlState};
 
-/// Lifetime of an authorization code.
-const CODE_TTL_MINUTES: i64 = 10;
 /// Lifetime of a refresh token if never used.
 const REFRESH_TTL_DAYS: i64 = 365;
 
@@ -151,7 +142,6 @@ pub fn token(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiError> {
         return Err(invalid_client());
     }
     let client_id = state.config.client_id.clone();
-    let user_type = field("user_type").unwrap_or("Location");
     let grant = match field("grant_type") {
         Some("authorization_code") => {
             let code = field("code")
@@ -189,7 +179,10 @@ pub fn token(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiError> {
                 record.used = true;
                 record.clone()
             };
-            let company = user_type == "Company";
+            let company = match field("user_type") {
+                Some(explicit) => explicit == "Company",
+                None => record.company,
+            };
             Grant {
                 kind: if company {
                     TokenType::Agency
@@ -355,228 +348,5 @@ pub fn installed_locations(state: &GhlState, ctx: &Ctx) -> Result<Reply, ApiErro
     ))
 }
 
-// ----- consent page -----
-
-/// Query of the consent page and of the approve endpoint.
-#[derive(Debug, Default, Deserialize)]
-pub struct AuthorizeParams {
-    pub response_type: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    #[serde(rename = "locationId")]
-    pub location_id: Option<String>,
-    pub approve: Option<String>,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn error_page(status: StatusCode, message: &str) -> Box<Response> {
-    let html = format!(
-        "<!doctype html><html><head><title>Authorization error</title></head><body><h1>Authorization error</h1><p>{}</p></body></html>",
-        escape(message)
-    );
-    Box::new((status, Html(html)).into_response())
-}
-
-/// Check the request and return the parsed redirect URI.
-fn check(state: &GhlState, p: &AuthorizeParams) -> Result<url::Url, Box<Response>> {
-    if p.response_type.as_deref().unwrap_or("code") != "code" {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "response_type must be code",
-        ));
-    }
-    if p.client_id.as_deref() != Some(state.config.client_id.as_str()) {
-        return Err(error_page(StatusCode::BAD_REQUEST, "Unknown client_id"));
-    }
-    let Some(redirect) = p.redirect_uri.as_deref() else {
-        return Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "redirect_uri is required",
-        ));
-    };
-    url::Url::parse(redirect)
-        .map_err(|_| error_page(StatusCode::BAD_REQUEST, "redirect_uri is not a valid URL"))
-}
-
-fn requested_scopes(state: &GhlState, scope: Option<&str>) -> BTreeSet<String> {
-    let set: BTreeSet<String> = scope
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    if set.is_empty() {
-        state.all_scopes.clone()
-    } else {
-        set
-    }
-}
-
-/// Issue a code and redirect to the client.
-fn approve_and_redirect(state: &GhlState, p: &AuthorizeParams, mut redirect: url::Url) -> Response {
-    let location_id = p
-        .location_id
-        .clone()
-        .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| state.config.location_id.clone());
-    match state.tenants.installed(&location_id) {
-        None => return *error_page(StatusCode::BAD_REQUEST, "Unknown location"),
-        // Approving for a location the app is not on installs it there (INSTALL).
-        Some(false) => {
-            if let Err(e) = state.reinstall(&location_id) {
-                return *error_page(StatusCode::BAD_REQUEST, &e.to_string());
-            }
-        }
-        Some(true) => {}
-    }
-    let code = secret(40);
-    lock(&state.oauth).codes.insert(
-        code.clone(),
-        CodeRecord {
-            client_id: state.config.client_id.clone(),
-            redirect_uri: p.redirect_uri.clone(),
-            scopes: requested_scopes(state, p.scope.as_deref()),
-            location_id,
-            expires_at: Utc::now() + Duration::minutes(CODE_TTL_MINUTES),
-            used: false,
-        },
-    );
-    {
-        let mut pairs = redirect.query_pairs_mut();
-        pairs.append_pair("code", &code);
-        if let Some(s) = &p.state {
-            pairs.append_pair("state", s);
-        }
-    }
-    (
-        StatusCode::FOUND,
-        [(header::LOCATION, redirect.to_string())],
-    )
-        .into_response()
-}
-
-/// `GET /oauth/chooselocation` and `/v2/oauth/chooselocation`.
-pub async fn choose_location(
-    State(state): State<Arc<GhlState>>,
-    Query(p): Query<AuthorizeParams>,
-) -> Response {
-    let redirect = match check(&state, &p) {
-        Ok(r) => r,
-        Err(page) => return *page,
-    };
-    if p.approve
-        .as_deref()
-        .is_some_and(|a| a == "true" || a == "1")
-    {
-        return approve_and_redirect(&state, &p, redirect);
-    }
-    let hidden = |name: &str, value: Option<&str>| {
-        format!(
-            r#"<input type="hidden" name="{name}" value="{}">"#,
-            escape(value.unwrap_or_default())
-        )
-    };
-    let scopes = requested_scopes(&state, p.scope.as_deref());
-    let scope_items: String = scopes
-        .iter()
-        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
-        .collect();
-    let locations = state.locations();
-    let chosen = p
-        .location_id
-        .clone()
-        .filter(|l| locations.iter().any(|x| x.id == *l))
-        .unwrap_or_else(|| state.config.location_id.clone());
-    let options: String = locations
-        .iter()
-        .map(|l| {
-            format!(
-                r#"<option value="{id}"{selected}>{name} ({id}){note}</option>"#,
-                id = escape(&l.id),
-                name = escape(&l.name),
-                selected = if l.id == chosen { " selected" } else { "" },
-                note = if l.installed {
-                    ""
-                } else {
-                    " — not installed"
-                },
-            )
-        })
-        .collect();
-    let mut link = url::Url::parse("http://emulator/oauth/chooselocation/approve").ok();
-    if let Some(l) = link.as_mut() {
-        let mut q = l.query_pairs_mut();
-        q.append_pair("response_type", "code");
-        q.append_pair("client_id", p.client_id.as_deref().unwrap_or_default());
-        q.append_pair(
-            "redirect_uri",
-            p.redirect_uri.as_deref().unwrap_or_default(),
-        );
-        q.append_pair("scope", p.scope.as_deref().unwrap_or_default());
-        if let Some(s) = &p.state {
-            q.append_pair("state", s);
-        }
-        q.append_pair("locationId", &chosen);
-    }
-    let approve_href = link
-        .map(|l| {
-            format!(
-                "/oauth/chooselocation/approve?{}",
-                l.query().unwrap_or_default()
-            )
-        })
-        .unwrap_or_default();
-    let html = format!(
-        r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>Choose a location — hlbridge GHL emulator</title></head>
-<body>
-<h1>Authorize application</h1>
-<p>Client <code>{client}</code> asks for access to:</p>
-<ul>{scope_items}</ul>
-<form method="post" action="/oauth/chooselocation/approve">
-{rt}{ci}{ru}{sc}{st}
-<label>Location <select name="locationId">{options}</select></label>
-<button type="submit" id="approve">Allow</button>
-</form>
-<p><a id="approve-link" href="{href}">Allow (link)</a></p>
-</body></html>"#,
-        client = escape(p.client_id.as_deref().unwrap_or_default()),
-        rt = hidden("response_type", Some("code")),
-        ci = hidden("client_id", p.client_id.as_deref()),
-        ru = hidden("redirect_uri", p.redirect_uri.as_deref()),
-        sc = hidden("scope", p.scope.as_deref()),
-        st = hidden("state", p.state.as_deref()),
-        href = escape(&approve_href),
-    );
-    Html(html).into_response()
-}
-
-/// `GET /oauth/chooselocation/approve` (link).
-pub async fn approve_get(
-    State(state): State<Arc<GhlState>>,
-    Query(p): Query<AuthorizeParams>,
-) -> Response {
-    match check(&state, &p) {
-        Ok(redirect) => approve_and_redirect(&state, &p, redirect),
-        Err(page) => *page,
-    }
-}
-
-/// `POST /oauth/chooselocation/approve` (form).
-pub async fn approve_post(
-    State(state): State<Arc<GhlState>>,
-    Form(p): Form<AuthorizeParams>,
-) -> Response {
-    match check(&state, &p) {
-        Ok(redirect) => approve_and_redirect(&state, &p, redirect),
-        Err(page) => *page,
-    }
-}
+// The consent page lives in [`super::consent`].
+pub use super::consent::{approve_get, approve_post, choose_location, AuthorizeParams};
