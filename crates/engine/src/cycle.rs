@@ -97,14 +97,17 @@ impl Engine {
     ) -> Result<()> {
         let cx = &self.cx;
         let cycle_start = chrono::Utc::now().to_rfc3339();
-        if !dry_run {
-            cx.outbox().resume()?;
-        }
         let tally = Tally::default();
         let intake = cx.intake();
         let scan = self.scan_due();
         intake.ghl_contacts(report, progress).await?;
         intake.sellsy_contacts(report, progress, scan).await?;
+        if !dry_run {
+            // Writes of an earlier run that may have landed: what the targets (just
+            // re-read) hold as sent is agreed before those intents are re-planned.
+            cx.plan().agree_landed_updates(&cx.store.pending()?)?;
+            cx.outbox().resume()?;
+        }
         let mut gone: Vec<Gone> = Vec::new();
         if !dry_run && scan && cx.cfg.sync.deletions != DeletionPolicy::Ignore {
             gone.extend(intake.contact_deletions().await?);
@@ -160,6 +163,11 @@ impl Engine {
         let mut round = 0u64;
         loop {
             tally.waiting.store(0, Ordering::Relaxed);
+            if !dry_run {
+                // Creates of an earlier run or round whose outcome is unknown: when one
+                // is found again, what it carried is agreed.
+                tally.note_pending_creates(&cx.store.pending()?);
+            }
             cx.plan().contacts(dry_run, tally, progress).await?;
             round += 1;
             let dirty = cx.store.count_dirty(Kind::Contact)?;

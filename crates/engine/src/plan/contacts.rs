@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::StreamExt;
 use serde_json::Value;
 
+use super::landed::created_shadow;
 use super::tally::{changes_json, pair, Tally};
 use super::Planner;
 use crate::canonical::Fields;
@@ -108,7 +109,17 @@ impl Planner<'_> {
                     if dry_run {
                         tally.claim(partner.side, &partner.id);
                     } else {
-                        self.save_new_link(&link, tally)?;
+                        // One of the two may have been made from the other by a
+                        // create whose outcome is unknown: what it holds as that
+                        // create sent it is agreed.
+                        let shadow = match tally.pending_create(rec.side, &rec.id) {
+                            Some(payload) => created_shadow(&payload, &partner),
+                            None => tally
+                                .pending_create(partner.side, &partner.id)
+                                .map(|payload| created_shadow(&payload, &rec))
+                                .unwrap_or_default(),
+                        };
+                        self.save_new_link(&link, shadow, tally)?;
                     }
                     Some((link, partner))
                 }
@@ -131,10 +142,22 @@ impl Planner<'_> {
         }
     }
 
-    /// Save a new contact link; the items of both contacts are queued for pairing.
-    pub fn save_new_link(&self, link: &Link, tally: &Tally) -> Result<()> {
+    /// Save a new contact link with its first shadow (empty = first sight) in one
+    /// transaction; the items of both contacts are queued for pairing.
+    pub fn save_new_link(
+        &self,
+        link: &Link,
+        shadow: BTreeMap<String, Value>,
+        tally: &Tally,
+    ) -> Result<()> {
+        let shadows = if shadow.is_empty() {
+            Vec::new()
+        } else {
+            vec![(Kind::Contact, link.ghl_id.clone(), shadow)]
+        };
         self.store.commit(&Commit {
             links: vec![link.clone()],
+            shadows,
             ..Commit::default()
         })?;
         for kind in [Kind::Task, Kind::Note] {
@@ -214,10 +237,16 @@ impl Planner<'_> {
             Created::New(r) => r,
             Created::Existing(found) => {
                 // Made by an earlier attempt whose answer was lost, or refused as a
-                // duplicate of this contact: link to it and merge.
+                // duplicate of this contact: link to it and merge. What it holds as
+                // that attempt sent it is agreed (the source may have been edited
+                // since; the merge must not take the sync's own values for edits).
                 let link = pair(rec.side, &rec.id, &found.id);
                 self.store.put_seen(std::slice::from_ref(&found), None)?;
-                self.save_new_link(&link, tally)?;
+                let shadow = tally
+                    .pending_create(rec.side, &rec.id)
+                    .map(|payload| created_shadow(&payload, &found))
+                    .unwrap_or_default();
+                self.save_new_link(&link, shadow, tally)?;
                 Tally::add(&tally.linked);
                 return self.sync_pair(link, false, tally).await;
             }

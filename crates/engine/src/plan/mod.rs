@@ -7,6 +7,7 @@
 pub mod contacts;
 pub mod guard;
 pub mod items;
+pub(crate) mod landed;
 pub(crate) mod tally;
 
 use crate::context::Ctx;

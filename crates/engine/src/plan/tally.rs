@@ -1,6 +1,6 @@
 //! Counters shared by concurrent planners and the outbox during one cycle.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -35,6 +35,10 @@ pub(crate) struct Tally {
     pub gone: Mutex<Vec<crate::intake::deletions::Gone>>,
     /// Contact pairs linked during this cycle (GHL id, Sellsy id).
     pub new_links: Mutex<Vec<(String, String)>>,
+    /// Payloads of the contact creates pending when the round began, by (source side,
+    /// source id): what a create whose outcome is unknown may have made the target
+    /// hold (see [`super::landed`]).
+    pub pending_creates: Mutex<HashMap<(Side, String), Value>>,
 }
 
 impl Tally {
@@ -84,6 +88,29 @@ impl Tally {
                 .unwrap_or_else(|p| p.into_inner())
                 .push((link.ghl_id.clone(), link.sellsy_id.clone()));
         }
+    }
+
+    /// Remember the payloads of the pending contact creates (the latest per source).
+    pub fn note_pending_creates(&self, pending: &[crate::store::OutboxEntry]) {
+        let mut map = self
+            .pending_creates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.clear();
+        for entry in pending {
+            if let Some(source) = super::landed::create_source(entry) {
+                map.insert(source, entry.payload.clone());
+            }
+        }
+    }
+
+    /// The payload of the pending create of (source side, source id), if any.
+    pub fn pending_create(&self, side: Side, id: &str) -> Option<Value> {
+        self.pending_creates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(side, id.to_string()))
+            .cloned()
     }
 
     pub fn take_new_links(&self) -> Vec<(String, String)> {
