@@ -110,7 +110,11 @@ pub fn verify(conn: &Connection, presented: &str) -> Result<Option<i64>, DbError
     let now = now_secs();
     for (id, stored, last_used) in candidates {
         if bool::from(stored.as_bytes().ct_eq(wanted.as_bytes())) {
-            if last_used.map_or(true, |t| now - t >= LAST_USED_GRANULARITY_SECS) {
+            let stale = match last_used {
+                None => true,
+                Some(t) => now - t >= LAST_USED_GRANULARITY_SECS,
+            };
+            if stale {
                 conn.execute(
                     "UPDATE service_api_tokens SET last_used = ?1 WHERE id = ?2",
                     rusqlite::params![now, id],
