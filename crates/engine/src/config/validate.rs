@@ -156,19 +156,30 @@ pub(super) fn toml_error(text: &str, e: &toml::de::Error) -> EngineError {
     let at = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let section = before
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .and_then(|l| l.split(']').next())
-        .map(|l| l.trim_start_matches('[').trim().to_string());
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line_text = text[line_start..].lines().next().unwrap_or_default();
     let key = match line_text.split_once('=') {
         Some((k, _)) => k.trim().trim_matches('"').to_string(),
         None => String::new(),
     };
+    let header = |l: &str| {
+        let l = l.trim();
+        l.starts_with('[').then(|| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+    };
+    // The table the offending key is in: a header names its parent table; a key line
+    // the last header above it.
+    let section = match header(line_text) {
+        Some(h) => h.rsplit_once('.').map(|(parent, _)| parent.to_string()),
+        None => text[..line_start].lines().rev().find_map(header),
+    }
+    .filter(|s| !s.is_empty());
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let (name, expected) = match rest.split_once(", expected ") {
             Some((n, x)) => (n, Some(x)),

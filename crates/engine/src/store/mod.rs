@@ -17,6 +17,7 @@ pub mod migrations;
 pub mod sqlite;
 mod sqlite_ext;
 mod sqlite_history;
+mod sqlite_notes;
 mod sqlite_rows;
 #[cfg(test)]
 mod sqlite_tests;

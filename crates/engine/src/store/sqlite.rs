@@ -18,22 +18,6 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-/// Create `path` empty with mode 0600 unless it exists.
-fn create_private(path: &Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(EngineError::Store(format!(
-            "cannot create {}: {e}",
-            path.display()
-        ))),
-    }
-}
-
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SqliteStore")
@@ -41,14 +25,12 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open the store at `path`, creating it (mode 0600: it holds contact data; SQLite
-    /// gives its -wal and -shm files the same mode) when missing.
+    /// Open the store at `path`, creating it (and its folder) when missing. The file
+    /// is kept private (mode 0600, tightened when an older version left it wider); SQLite
+    /// gives its -wal and -shm files the same mode.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| EngineError::Store(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        create_private(path)?;
+        hlbridge_core::fsutil::ensure_private_db(path)
+            .map_err(|e| EngineError::Store(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)
             .map_err(|e| EngineError::Store(format!("cannot open {}: {e}", path.display())))?;
         Self::setup(conn)
@@ -514,40 +496,7 @@ impl StateStore for SqliteStore {
     }
 
     fn add_conflict(&self, c: &NewConflict) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let open: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM conflicts WHERE status = 'open' AND kind = ?1 AND ghl_id = ?2 AND field = ?3",
-                params![c.kind.as_str(), c.ghl_id, c.field],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match open {
-            Some(id) => {
-                tx.execute(
-                    "UPDATE conflicts SET ghl_value = ?2, sellsy_value = ?3 WHERE id = ?1",
-                    params![id, json_text(&c.ghl_value), json_text(&c.sellsy_value)],
-                )?;
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO conflicts (kind, ghl_id, sellsy_id, field, ghl_value, sellsy_value, status, created)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7)",
-                    params![
-                        c.kind.as_str(),
-                        c.ghl_id,
-                        c.sellsy_id,
-                        c.field,
-                        json_text(&c.ghl_value),
-                        json_text(&c.sellsy_value),
-                        now()
-                    ],
-                )?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        super::sqlite_notes::add_conflict(&mut self.conn(), c)
     }
 
     fn conflicts(&self, open_only: bool) -> Result<Vec<Conflict>> {
@@ -593,25 +542,7 @@ impl StateStore for SqliteStore {
     }
 
     fn archive_note(&self, n: &ArchivedNote) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO notes_archive (side, note_id, ghl_contact_id, sellsy_contact_id, body, updated)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (side, note_id) DO UPDATE SET
-               ghl_contact_id = COALESCE(excluded.ghl_contact_id, ghl_contact_id),
-               sellsy_contact_id = COALESCE(excluded.sellsy_contact_id, sellsy_contact_id),
-               body = excluded.body, updated = excluded.updated
-             WHERE body <> excluded.body OR ghl_contact_id IS NOT excluded.ghl_contact_id
-               OR sellsy_contact_id IS NOT excluded.sellsy_contact_id",
-            params![
-                n.side.as_str(),
-                n.note_id,
-                n.ghl_contact_id,
-                n.sellsy_contact_id,
-                n.body,
-                n.updated
-            ],
-        )?;
-        Ok(())
+        super::sqlite_notes::archive_note(&self.conn(), n)
     }
 
     fn search_notes(
@@ -620,30 +551,7 @@ impl StateStore for SqliteStore {
         contact: Option<&str>,
         limit: usize,
     ) -> Result<Vec<NoteHit>> {
-        let fts = fts_query(query);
-        if fts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let conn = self.conn();
-        let mut st = conn.prepare(
-            "SELECT a.side, a.note_id, a.ghl_contact_id, a.sellsy_contact_id, a.body,
-                    snippet(notes_fts, 0, '[', ']', '…', 12)
-             FROM notes_fts JOIN notes_archive a ON a.id = notes_fts.rowid
-             WHERE notes_fts MATCH ?1
-               AND (?2 IS NULL OR a.ghl_contact_id = ?2 OR a.sellsy_contact_id = ?2)
-             ORDER BY rank LIMIT ?3",
-        )?;
-        let rows = st.query_map(params![fts, contact, limit as i64], |r| {
-            Ok(NoteHit {
-                side: side_of(r.get(0)?)?,
-                note_id: r.get(1)?,
-                ghl_contact_id: r.get(2)?,
-                sellsy_contact_id: r.get(3)?,
-                body: r.get(4)?,
-                snippet: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        super::sqlite_notes::search_notes(&self.conn(), query, contact, limit)
     }
 
     fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistoryEntry>> {
@@ -655,13 +563,4 @@ impl StateStore for SqliteStore {
     }
 }
 
-/// User text → an FTS5 query: each word quoted (no syntax errors from `-`, `:`, …),
-/// all words required.
-pub fn fts_query(text: &str) -> String {
-    text.split_whitespace()
-        .map(|w| w.replace('"', ""))
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use super::sqlite_notes::fts_query;
