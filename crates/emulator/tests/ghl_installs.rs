@@ -341,7 +341,7 @@ async fn uninstalled_locations_refuse_refresh_and_consent_reinstalls() {
     assert_eq!(issued["locationId"], "loc-b");
     let refresh = issued["refresh_token"].as_str().unwrap().to_string();
 
-    emu.state().uninstall_location("loc-b").unwrap();
+    emu.uninstall_location("loc-b").unwrap();
     let resp = token(vec![
         ("grant_type", "refresh_token".into()),
         ("refresh_token", refresh),

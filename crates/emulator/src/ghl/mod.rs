@@ -247,6 +247,16 @@ impl GhlEmulator {
         self.state.set_truncate_after(after);
     }
 
+    /// See [`GhlState::install_location`] (what `POST /emulator/locations` does).
+    pub fn install_location(&self, spec: LocationSpec) -> Result<LocationInfo, LocationError> {
+        self.state.install_location(spec)
+    }
+
+    /// See [`GhlState::uninstall_location`] (what `DELETE /emulator/locations/{id}` does).
+    pub fn uninstall_location(&self, location_id: &str) -> Result<LocationInfo, LocationError> {
+        self.state.uninstall_location(location_id)
+    }
+
     /// Stop accepting connections and finish in-flight requests (in the background).
     pub fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

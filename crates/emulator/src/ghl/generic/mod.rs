@@ -16,7 +16,7 @@
 //! - **singletons** (`/store/store-setting`): writes merge into one record the read
 //!   returns; **actions** (verbs, searches, reports): the request's own values.
 //!
-//! Every body is shaped by the operation's response schema ([`shape`]); the status is
+//! Every body is shaped by the operation's response schema ([`shape`](mod@shape)); the status is
 //! the documented success status (no body for 204). A path `{locationId}` must be the
 //! token's location (403), like a `locationId` in the query or body.
 
