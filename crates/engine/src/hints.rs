@@ -86,6 +86,8 @@ impl Engine {
                 }
             }
         };
+        // A create whose outcome is unknown, found again now: what it carried is agreed.
+        tally.note_pending_creates(&cx.store.pending()?);
         cx.plan().contacts(false, &tally, &|_| {}).await?;
         if let Some((side, id)) = contact {
             if let Some(link) = cx.store.link_by(Kind::Contact, side, &id)? {
