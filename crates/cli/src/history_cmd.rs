@@ -36,17 +36,47 @@ pub async fn run(args: HistoryArgs) -> i32 {
         eprintln!("error: --limit 0: give at least 1");
         return EXIT_USAGE;
     }
-    let store = match open_existing_store(&args.config, args.json) {
-        Ok(s) => s,
-        Err(code) => return code,
+    // Stored pairs keep their history in their own state files.
+    let stores = match crate::pairs_sync::pair_stores(&args.config, args.pair.as_deref()) {
+        Some(stores) => stores,
+        None => match open_existing_store(&args.config, args.json) {
+            Ok(s) => vec![(String::new(), s)],
+            Err(code) => return code,
+        },
     };
-    let filter = HistoryFilter {
-        pair: args.pair,
-        record: args.record,
-        since: args.since,
-        limit: args.limit,
-    };
-    match hlbridge_engine::admin::history(store.as_ref(), &filter) {
+    let mut result: Result<Vec<hlbridge_engine::store::HistoryEntry>, hlbridge_engine::EngineError> =
+        Ok(Vec::new());
+    for (pair, store) in &stores {
+        let filter = HistoryFilter {
+            // A pair's own file holds only its writes.
+            pair: if pair.is_empty() { args.pair.clone() } else { None },
+            record: args.record.clone(),
+            since: args.since.clone(),
+            limit: args.limit,
+        };
+        match hlbridge_engine::admin::history(store.as_ref(), &filter) {
+            Ok(entries) => {
+                if let Ok(all) = result.as_mut() {
+                    all.extend(entries.into_iter().map(|mut e| {
+                        if !pair.is_empty() {
+                            e.pair = pair.clone();
+                        }
+                        e
+                    }));
+                }
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let result = result.map(|mut all| {
+        all.sort_by(|a, b| b.at.cmp(&a.at));
+        all.truncate(args.limit);
+        all
+    });
+    match result {
         Ok(entries) if args.json => {
             outln!("{}", serde_json::to_string(&entries).unwrap_or_default());
             EXIT_OK

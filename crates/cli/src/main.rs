@@ -125,7 +125,7 @@ fn main() {
             Command::Connect(args) => connect_cmd::run(args).await as i32,
             Command::Watch(args) => watch_cmd::run(args).await as i32,
             Command::Emulator(args) => report(emulator_cmd::run(args).await),
-            Command::Up(args) => report(up_cmd::run(args).await),
+            Command::Up(args) => up_cmd::run(args).await,
             Command::Sync(args) => sync_cmd::run_sync(args).await,
             Command::Status(args) => sync_cmd::run_status(args).await,
             Command::Conflicts(args) => sync_cmd::run_conflicts(args).await,

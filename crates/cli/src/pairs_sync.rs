@@ -137,3 +137,31 @@ async fn sync_pairs(args: &SyncArgs, accounts: &Accounts, pairs: &[Pair]) -> i32
     }
     EXIT_OK
 }
+
+/// The state stores a read-only command looks at: with `--pair ID` of a stored pair,
+/// that pair's own state file; without it, every stored pair's that exists. `None`:
+/// no stored pair applies (the command reads the configured database as before).
+/// Nothing is created.
+pub fn pair_stores(
+    config_path: &std::path::Path,
+    pair: Option<&str>,
+) -> Option<Vec<(String, std::sync::Arc<dyn hlbridge_engine::store::StateStore>)>> {
+    let cfg = crate::sync_cmd::load_config(config_path).ok()?;
+    let registry = crate::connections_cmd::existing_registry(&cfg.database_url()).ok()??;
+    let pairs = registry.pairs().ok()?;
+    let chosen: Vec<Pair> = match pair {
+        Some(id) => pairs.into_iter().filter(|p| p.id == id).collect(),
+        None => pairs,
+    };
+    if chosen.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for p in chosen {
+        let url = format!("sqlite://{}", registry.pair_state_path(&p.id).display());
+        if let Ok(Some(store)) = hlbridge_engine::store::open_existing(&url) {
+            out.push((p.id, store));
+        }
+    }
+    Some(out)
+}

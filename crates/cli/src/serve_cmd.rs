@@ -69,6 +69,16 @@ pub struct ServeArgs {
     pub interval_secs: Option<f64>,
 }
 
+/// `serve`'s options from the environment alone (as `hlbridge up` runs it).
+pub fn args_from_env() -> Result<ServeArgs, String> {
+    use clap::{Args, FromArgMatches};
+    let cmd = ServeArgs::augment_args(clap::Command::new("serve"));
+    let matches = cmd
+        .try_get_matches_from(["serve"])
+        .map_err(|e| e.to_string())?;
+    ServeArgs::from_arg_matches(&matches).map_err(|e| e.to_string())
+}
+
 /// The options of `serve`, checked before anything is created.
 pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> {
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
@@ -135,6 +145,13 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
             max_concurrent: args.max_concurrent.max(1),
             drain: Duration::from_secs(args.drain_secs),
             interval_override,
+            on_cycle: Some(std::sync::Arc::new(|pair: &str, report: &hlbridge_engine::CycleReport| {
+                let now = chrono::Utc::now().format("%H:%M:%S");
+                outln!("{now} pair {pair}: {}", report.line());
+                for e in report.errors.iter().take(3) {
+                    eprintln!("  warning: pair {pair}: {e}");
+                }
+            })),
         },
         listen,
     ))
@@ -187,6 +204,15 @@ pub async fn serve_with(
             return EXIT_USAGE;
         }
     };
+    serve_on(opts, listener, extra).await
+}
+
+/// Serve on a bound listener until SIGTERM/Ctrl-C, then drain.
+pub async fn serve_on(
+    opts: ServerOptions,
+    listener: tokio::net::TcpListener,
+    extra: impl FnOnce(&server::Started),
+) -> i32 {
     let shutdown = async {
         terminated().await;
         eprintln!("stopping: finishing in-flight requests, events and cycles");

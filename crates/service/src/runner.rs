@@ -112,7 +112,12 @@ pub struct Runner {
     stop: watch::Sender<bool>,
     /// Overrides every pair's poll interval (tests); `None` = each pair's own.
     interval_override: Option<Duration>,
+    /// Told about every finished cycle or targeted sync (`serve` prints a line).
+    on_cycle: Option<CycleLog>,
 }
+
+/// A callback given the pair id and the report of each finished cycle.
+pub type CycleLog = Arc<dyn Fn(&str, &CycleReport) + Send + Sync>;
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -124,6 +129,16 @@ impl Runner {
         max_concurrent: usize,
         interval_override: Option<Duration>,
     ) -> Arc<Runner> {
+        Runner::with_log(accounts, max_concurrent, interval_override, None)
+    }
+
+    /// [`Runner::new`] with a callback told about every finished cycle.
+    pub fn with_log(
+        accounts: Accounts,
+        max_concurrent: usize,
+        interval_override: Option<Duration>,
+        on_cycle: Option<CycleLog>,
+    ) -> Arc<Runner> {
         let (stop, _) = watch::channel(false);
         Arc::new(Runner {
             accounts,
@@ -132,6 +147,7 @@ impl Runner {
             runs: Arc::new(Mutex::new(HashMap::new())),
             stop,
             interval_override,
+            on_cycle,
         })
     }
 
@@ -295,6 +311,15 @@ impl Runner {
                     Ok(e) => engine = Some(e),
                     Err(e) => {
                         tracing::warn!(pair = %id, error = %e, "pair cannot start");
+                        if let Some(log) = &self.on_cycle {
+                            log(
+                                &id,
+                                &CycleReport {
+                                    errors: vec![format!("cannot start: {e}")],
+                                    ..CycleReport::default()
+                                },
+                            );
+                        }
                         self.update(&id, |r| r.last_error = Some(e.to_string()));
                         next = tokio::time::Instant::now()
                             + self.interval_override.unwrap_or(Duration::from_secs(60));
@@ -327,10 +352,24 @@ impl Runner {
                 r.last_finished = Some(now());
                 match result {
                     Ok(report) => {
+                        if let Some(log) = &self.on_cycle {
+                            log(&id, &report);
+                        }
                         r.last_error = report.errors.first().cloned();
                         r.last_report = Some(report);
                     }
-                    Err(e) => r.last_error = Some(e.to_string()),
+                    Err(e) => {
+                        if let Some(log) = &self.on_cycle {
+                            log(
+                                &id,
+                                &CycleReport {
+                                    errors: vec![e.to_string()],
+                                    ..CycleReport::default()
+                                },
+                            );
+                        }
+                        r.last_error = Some(e.to_string());
+                    }
                 }
             });
         }

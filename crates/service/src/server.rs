@@ -12,7 +12,7 @@ use crate::runner::Runner;
 use crate::{AppState, ServiceConfig, ServiceError};
 
 /// Everything `serve` is started with beyond [`ServiceConfig`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerOptions {
     pub service: ServiceConfig,
     pub ghl_app: Option<GhlApp>,
@@ -24,7 +24,10 @@ pub struct ServerOptions {
     pub drain: Duration,
     /// Overrides every pair's poll interval (tests, `up`).
     pub interval_override: Option<Duration>,
+    /// Told about every finished cycle (`serve` prints one line each).
+    pub on_cycle: Option<crate::runner::CycleLog>,
 }
+
 
 /// A started server: its address, and what to await for it to end.
 pub struct Started {

@@ -111,6 +111,7 @@ async fn start(tag: &str) -> World {
         max_concurrent: 2,
         drain: Duration::from_secs(10),
         interval_override: Some(Duration::from_millis(300)),
+        on_cycle: None,
     };
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(
