@@ -20,7 +20,7 @@ use reqwest::header::HeaderMap;
 use crate::auth::TokenManager;
 use crate::error::{Error, Result};
 use crate::optable::Method;
-use crate::rate::{RateBudget, MAX_RETRY_AFTER};
+use crate::rate::{Acquired, RateBudget, Slot, MAX_RETRY_AFTER};
 use crate::retry::{classify, Failure, RetryPolicy, Verdict};
 
 mod observer;
@@ -303,9 +303,9 @@ impl Executor {
         let mut attempt: u32 = 0;
         let mut reauthenticated = false;
         loop {
-            let token = self.token_and_slot(req).await?;
+            let (token, slot) = self.token_and_slot(req).await?;
             self.stats.attempts.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(req, token.as_deref()).await;
+            let outcome = self.send_once(req, token.as_deref(), slot).await;
             report_outcome(req, &outcome);
             let (failure, error) = match outcome {
                 Ok(resp) => return Ok(resp),
@@ -346,17 +346,16 @@ impl Executor {
     /// taken now, with nothing left to await before sending. While the budget says wait,
     /// nothing is taken; the token is asked for again after the wait, so a long wait
     /// cannot hand out a token that expired meanwhile.
-    async fn token_and_slot(&self, req: &Request) -> Result<Option<String>> {
+    async fn token_and_slot(&self, req: &Request) -> Result<(Option<String>, Slot)> {
         loop {
             let token = match (&self.auth, req.anonymous) {
                 (Some(auth), false) => Some(auth.access_token().await?),
                 _ => None,
             };
-            let wait = self.budget.try_acquire(&req.budget_key)?;
-            if wait.is_zero() {
-                return Ok(token);
+            match self.budget.try_take(&req.budget_key)? {
+                Acquired::Taken(slot) => return Ok((token, slot)),
+                Acquired::Wait(wait) => tokio::time::sleep(wait).await,
             }
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -364,6 +363,7 @@ impl Executor {
         &self,
         req: &Request,
         token: Option<&str>,
+        slot: Slot,
     ) -> std::result::Result<Response, Attempt> {
         let url = format!("{}{}", self.base_url, req.path);
         let method = reqwest::Method::from_bytes(req.method.as_str().as_bytes())
@@ -383,7 +383,10 @@ impl Executor {
             Some(Payload::Form(pairs)) => builder.form(pairs),
             None => builder,
         };
-        let resp = match builder.send().await {
+        let sent = builder.send().await;
+        // Answered or failed: the server counted the request by now, if at all.
+        self.budget.settle(&req.budget_key, slot);
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => return Err(transport_failure(e, self.timeout)),
         };

@@ -256,6 +256,22 @@ impl KeyState {
     }
 }
 
+/// A slot taken by [`RateBudget::try_take`], for [`RateBudget::settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// The in-flight rows a shared store recorded for it (one per window).
+    shared: Option<Vec<i64>>,
+}
+
+/// What [`RateBudget::try_take`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// Taken now: send, then [`RateBudget::settle`] it.
+    Taken(Slot),
+    /// Nothing taken: ask again after this long.
+    Wait(Duration),
+}
+
 /// Counters for metrics and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetStats {
@@ -367,15 +383,29 @@ impl RateBudget {
     /// allowance is known to be spent, or when a window frees only after
     /// [`MAX_WINDOW_WAIT`].
     pub fn try_acquire(&self, key: &str) -> Result<Duration, Error> {
+        match self.take(key, false)? {
+            Acquired::Taken(_) => Ok(Duration::ZERO),
+            Acquired::Wait(wait) => Ok(wait),
+        }
+    }
+
+    /// [`RateBudget::try_acquire`] for a request about to be sent: the slot taken
+    /// counts as in flight (in a shared budget) until [`RateBudget::settle`] is told
+    /// its answer arrived. The executor sends this way.
+    pub fn try_take(&self, key: &str) -> Result<Acquired, Error> {
+        self.take(key, true)
+    }
+
+    fn take(&self, key: &str, in_flight: bool) -> Result<Acquired, Error> {
         if let Some(shared) = &self.shared {
-            match shared.try_take(key, &self.defaults, self.margin) {
+            match shared.try_take(key, &self.defaults, self.margin, in_flight) {
+                Ok(Take::Taken(rows)) => {
+                    self.bump(|s| s.acquired += 1);
+                    return Ok(Acquired::Taken(Slot { shared: Some(rows) }));
+                }
                 Ok(Take::Wait(wait)) => {
-                    if wait.is_zero() {
-                        self.bump(|s| s.acquired += 1);
-                    } else {
-                        self.bump(|s| s.waited += 1);
-                    }
-                    return Ok(wait);
+                    self.bump(|s| s.waited += 1);
+                    return Ok(Acquired::Wait(wait));
                 }
                 Ok(Take::Refused(limits)) => {
                     return Err(Error::DailyLimitReached {
@@ -414,10 +444,24 @@ impl RateBudget {
         })?;
         if wait.is_zero() {
             self.bump(|s| s.acquired += 1);
+            Ok(Acquired::Taken(Slot { shared: None }))
         } else {
             self.bump(|s| s.waited += 1);
+            Ok(Acquired::Wait(wait))
         }
-        Ok(wait)
+    }
+
+    /// The request sent on `slot` was answered (or failed) now. A shared budget counts
+    /// a slot as in flight from when it is taken until it is settled (at most
+    /// [`shared::PENDING_MAX`]), then from now: the server counted the request on
+    /// arrival, in between, and on a busy machine the gap can exceed the margin. In
+    /// memory (where sends follow their slot at once) this does nothing.
+    pub fn settle(&self, key: &str, slot: Slot) {
+        if let (Some(shared), Some(rows)) = (&self.shared, slot.shared) {
+            if let Err(e) = shared.settle(key, &self.defaults, &rows) {
+                self.degraded(&e);
+            }
+        }
     }
 
     /// Wait until a request for `key` fits every window, then count it.

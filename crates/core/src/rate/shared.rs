@@ -39,6 +39,9 @@ pub const PROBE_TTL: Duration = Duration::from_secs(10);
 pub const PROBE_POLL: Duration = Duration::from_millis(25);
 /// How long a process waits for another's write lock before reporting an error.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a slot taken and never settled (its process died mid-request) counts as in
+/// flight, before it ages out like an answered one.
+pub const PENDING_MAX: Duration = Duration::from_secs(120);
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS rate_slots (
@@ -46,7 +49,8 @@ const SCHEMA: &str = "
         win INTEGER NOT NULL,
         first_ms INTEGER NOT NULL,
         last_ms INTEGER NOT NULL,
-        count INTEGER NOT NULL
+        count INTEGER NOT NULL,
+        pending INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS rate_slots_by_window ON rate_slots (key, win, last_ms);
     CREATE TABLE IF NOT EXISTS rate_limits (
@@ -80,7 +84,10 @@ pub struct SharedSlots {
 
 /// What taking a slot came to.
 pub(super) enum Take {
-    /// Taken (zero) or wait this long and ask again.
+    /// Taken: the in-flight rows (one per window), to hand back to
+    /// [`SharedSlots::settle`] when the answer arrives.
+    Taken(Vec<i64>),
+    /// Wait this long and ask again.
     Wait(Duration),
     /// The key's daily allowance is spent, or a window frees only after
     /// [`MAX_WINDOW_WAIT`].
@@ -152,7 +159,9 @@ impl SharedSlots {
         let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
         loop {
             let setup = conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
-            let setup = setup.and_then(|()| conn.execute_batch(SCHEMA));
+            let setup = setup
+                .and_then(|()| conn.execute_batch(SCHEMA))
+                .and_then(|()| add_pending_column(&conn));
             match setup {
                 Ok(()) => return Ok(conn),
                 Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
@@ -227,12 +236,15 @@ impl SharedSlots {
         ))
     }
 
-    /// Take a slot of `key` now if every window has room; see [`Take`].
+    /// Take a slot of `key` now if every window has room; see [`Take`]. An `in_flight`
+    /// slot counts until [`SharedSlots::settle`] is told its answer arrived (rows are
+    /// returned for it); otherwise it counts from now, as in memory.
     pub(super) fn try_take(
         &self,
         key: &str,
         defaults: &[Window],
         margin: Duration,
+        in_flight: bool,
     ) -> Result<Take> {
         let margin = ms(margin);
         let probe_ttl = ms(self.probe_ttl);
@@ -267,19 +279,56 @@ impl SharedSlots {
                 wait = wait.max(w);
                 specs.push(spec);
             }
-            if wait == 0 {
+            let mut rows = Vec::new();
+            if wait == 0 && !in_flight {
                 for (win, spec) in specs.iter().enumerate() {
                     record(tx, key, win, spec, now, 1)?;
                 }
-                if !row.observed {
-                    row.probe_until = Some(now.saturating_add(probe_ttl));
-                    dirty = true;
+            } else if wait == 0 {
+                // In flight until settled: it counts until its answer, however late.
+                for win in 0..specs.len() {
+                    tx.execute(
+                        "INSERT INTO rate_slots (key, win, first_ms, last_ms, count, pending)
+                         VALUES (?1, ?2, ?3, ?4, 1, 1)",
+                        params![key, win as i64, now, now.saturating_add(ms(PENDING_MAX))],
+                    )?;
+                    rows.push(tx.last_insert_rowid());
                 }
+            }
+            if wait == 0 && !row.observed {
+                row.probe_until = Some(now.saturating_add(probe_ttl));
+                dirty = true;
             }
             if dirty {
                 save_key_row(tx, key, &row)?;
             }
-            Ok(Take::Wait(Duration::from_millis(wait as u64)))
+            if wait == 0 {
+                Ok(Take::Taken(rows))
+            } else {
+                Ok(Take::Wait(Duration::from_millis(wait as u64)))
+            }
+        })
+    }
+
+    /// The request of the slot whose in-flight `rows` [`SharedSlots::try_take`]
+    /// inserted was answered (or failed) now: count it from now. The server counted it
+    /// when it arrived, somewhere between the two; a slot counted until its answer never
+    /// frees before the server's does, however long the request took to leave a busy
+    /// machine.
+    pub(super) fn settle(&self, key: &str, defaults: &[Window], rows: &[i64]) -> Result<()> {
+        self.write(|tx| {
+            let now = now_ms();
+            for rowid in rows {
+                tx.execute(
+                    "DELETE FROM rate_slots WHERE rowid = ?1 AND pending = 1",
+                    params![rowid],
+                )?;
+            }
+            for (win, default) in defaults.iter().enumerate().take(rows.len()) {
+                let spec = load_spec(tx, key, win, *default)?;
+                record(tx, key, win, &spec, now, 1)?;
+            }
+            Ok(())
         })
     }
 
@@ -320,7 +369,8 @@ impl SharedSlots {
             for (win, default) in defaults.iter().enumerate() {
                 let spec = load_spec(tx, key, win, *default)?;
                 let last: Option<i64> = tx.query_row(
-                    "SELECT MAX(last_ms) FROM rate_slots WHERE key = ?1 AND win = ?2 AND last_ms > ?3",
+                    "SELECT MAX(CASE pending WHEN 1 THEN first_ms ELSE last_ms END) FROM rate_slots
+                     WHERE key = ?1 AND win = ?2 AND last_ms > ?3",
                     params![key, win as i64, now - spec.interval_ms],
                     |r| r.get(0),
                 )?;
@@ -400,6 +450,17 @@ fn probe_wait(row: &KeyRow, now: i64) -> Option<Duration> {
     }
     let until = row.probe_until.filter(|u| *u > now)?;
     Some(Duration::from_millis((until - now) as u64).min(PROBE_POLL))
+}
+
+/// Tables created before slots could be in flight get the `pending` column.
+fn add_pending_column(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('rate_slots') WHERE name = 'pending'")?
+        .exists([])?;
+    if !has {
+        conn.execute_batch("ALTER TABLE rate_slots ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -621,7 +682,7 @@ fn record(
     let slice = (spec.interval_ms / i64::from(LOG_BUCKETS)).max(1);
     let newest: Option<(i64, i64)> = tx
         .query_row(
-            "SELECT rowid, first_ms FROM rate_slots WHERE key = ?1 AND win = ?2
+            "SELECT rowid, first_ms FROM rate_slots WHERE key = ?1 AND win = ?2 AND pending = 0
              ORDER BY last_ms DESC LIMIT 1",
             params![key, win as i64],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::rate::{RateBudget, Window};
+use crate::rate::{Acquired, RateBudget, Window};
 
 /// Two budgets on one database file through two connections: two processes.
 fn two(windows: Vec<Window>, probe_ttl: Duration) -> (RateBudget, RateBudget, PathBuf) {
@@ -227,5 +227,36 @@ fn a_lazy_store_creates_nothing_until_a_slot_is_taken() {
     let bad = RateBudget::ghl_default().with_shared(SharedSlots::lazy(&dir));
     let err = bad.try_acquire("k").unwrap_err().to_string();
     assert!(err.contains(&dir.display().to_string()), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_slot_counts_from_its_answer() {
+    let minute = Duration::from_secs(60);
+    let (a, b, dir) = two(vec![Window::new(1, minute)], PROBE_TTL);
+    a.observe("k", 0, Observation::default());
+    let Acquired::Taken(slot) = a.try_take("k").unwrap() else {
+        panic!("the window has room");
+    };
+    // The request took 300 ms to be answered (a busy machine, a slow network).
+    std::thread::sleep(Duration::from_millis(300));
+    // In flight: it counts until answered, even past its window.
+    assert!(b.next_slot_in("k") > minute + PENDING_MAX - Duration::from_secs(1));
+    a.settle("k", slot);
+    // Answered: it counts for a window from the answer, not from when it was taken.
+    let after = b.next_slot_in("k");
+    assert!(
+        after > minute - Duration::from_millis(150) && after <= minute + Duration::from_millis(50),
+        "{after:?}"
+    );
+    assert!(
+        !b.try_acquire("k").unwrap().is_zero(),
+        "still one slot, not two"
+    );
+    let conn = Connection::open(dir.join("state.sqlite")).unwrap();
+    let total: i64 = conn
+        .query_row("SELECT SUM(count) FROM rate_slots", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 1);
     std::fs::remove_dir_all(&dir).ok();
 }
