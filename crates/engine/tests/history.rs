@@ -177,3 +177,65 @@ async fn applied_and_failed_writes_are_recorded_per_record() {
     assert_eq!(kept.len(), total - 6, "only the aged rows went: {kept:#?}");
     env.cleanup();
 }
+
+/// The write that carries out a resolved conflict is recorded as won by `manual`;
+/// the next write of the field is an ordinary one again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_conflict_is_written_as_manual() {
+    let env = common::start(1, 0, FaultConfig::default()).await;
+    let engine = env
+        .engine("[sync]\ntasks = false\nnotes = false\n[fields.website]\nconflict = \"manual\"\n")
+        .await;
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
+    let g = env.ghl.state().contact_ids()[0].clone();
+    let sid: i64 = env.partner(&engine, &g).parse().unwrap();
+    env.ghl_client()
+        .contacts()
+        .update(
+            &g,
+            &ContactInput {
+                website: Some("https://ghl.example".into()),
+                ..ContactInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    env.sellsy_client()
+        .update_contact(sid, &json!({"website": "https://sellsy.example"}))
+        .await
+        .unwrap();
+    let r = engine.run_once(false, &common::quiet()).await.unwrap();
+    assert_eq!(r.conflicts_queued, 1, "{r:#?}");
+    let store = engine.store().clone();
+    let open = admin::conflicts(store.as_ref(), false).unwrap();
+    admin::resolve_conflict(store.as_ref(), open[0].id, Side::Sellsy).unwrap();
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
+    let h = of(store.as_ref(), Some(&g));
+    let w = &h[0];
+    assert_eq!((w.op.as_str(), w.side), ("update", Side::Ghl), "{h:#?}");
+    assert_eq!(w.winner.as_deref(), Some("manual"), "{w:?}");
+    assert_eq!(w.changes[0].field, "website");
+    assert_eq!(w.changes[0].old, json!("https://ghl.example"));
+    assert_eq!(w.changes[0].new, json!("https://sellsy.example"));
+
+    env.sellsy_client()
+        .update_contact(sid, &json!({"website": "https://later.example"}))
+        .await
+        .unwrap();
+    assert!(engine
+        .run_once(false, &common::quiet())
+        .await
+        .unwrap()
+        .is_clean());
+    let h = of(store.as_ref(), Some(&g));
+    assert_eq!(h[0].winner.as_deref(), Some("sellsy"), "{h:#?}");
+    env.cleanup();
+}
