@@ -74,7 +74,11 @@ async fn sixty_processes_on_one_database_get_no_429() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failed: {failures:?}",
+        failures.len()
+    );
     let stats = emu.state().stats();
     assert_eq!(stats.rate_limited, 0, "429s served: {stats:?}");
     assert_eq!(stats.by_status.get(&429), None, "{stats:?}");
