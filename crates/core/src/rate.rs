@@ -478,6 +478,50 @@ impl RateBudget {
         }
         self.with_key(key, |st| st.windows.iter().map(|w| w.spec).collect())
     }
+
+    /// Per window of `key`: its current limits and how many sends it counts right now
+    /// (for metrics: `limit - used` is the budget left). Shared budgets report every
+    /// process's sends.
+    pub fn usage(&self, key: &str) -> Vec<WindowUsage> {
+        if let Some(shared) = &self.shared {
+            match shared.usage(key, &self.defaults) {
+                Ok(usage) => {
+                    return usage
+                        .into_iter()
+                        .map(|(window, used)| WindowUsage { window, used })
+                        .collect()
+                }
+                Err(e) => self.degraded(&e),
+            }
+        }
+        let now = Instant::now();
+        self.with_key(key, |st| {
+            st.windows
+                .iter_mut()
+                .map(|w| {
+                    w.prune(now);
+                    WindowUsage {
+                        window: w.spec,
+                        used: w.total,
+                    }
+                })
+                .collect()
+        })
+    }
+}
+
+/// One window's limits and the sends it counts now ([`RateBudget::usage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowUsage {
+    pub window: Window,
+    pub used: u64,
+}
+
+impl WindowUsage {
+    /// Sends the window still allows now.
+    pub fn left(&self) -> u64 {
+        u64::from(self.window.limit).saturating_sub(self.used)
+    }
 }
 
 /// Time left until the next UTC midnight (when daily allowances reset).

@@ -380,6 +380,23 @@ impl SharedSlots {
         })
     }
 
+    /// Per window of `key`: its limits and the sends it counts now (in flight
+    /// included).
+    pub(super) fn usage(&self, key: &str, defaults: &[Window]) -> Result<Vec<(Window, u64)>> {
+        self.read(|tx| {
+            let now = now_ms();
+            let mut out = Vec::with_capacity(defaults.len());
+            for (win, d) in defaults.iter().enumerate() {
+                let spec = load_spec(tx, key, win, *d)?;
+                let used = total(tx, key, win, &spec, now)?;
+                let window =
+                    Window::new(spec.limit, Duration::from_millis(spec.interval_ms as u64));
+                out.push((window, used));
+            }
+            Ok(out)
+        })
+    }
+
     /// [`super::RateBudget::observe`] on the shared tables: the learned limits are
     /// stored for every process, and the key's cold-start probe ends.
     pub(super) fn observe(

@@ -43,6 +43,9 @@ fn slots_taken_by_one_process_count_for_the_other() {
         assert!(taken <= 5, "round {round}: {taken} slots of 5");
     }
     assert_eq!(taken, 5);
+    let usage = b.usage("k");
+    assert_eq!(usage.len(), 1);
+    assert_eq!((usage[0].used, usage[0].left()), (5, 0));
     let wait = b.next_slot_in("k");
     assert!(wait > Duration::from_secs(50) && wait <= minute + Duration::from_millis(100));
     assert_eq!(a.stats().acquired + b.stats().acquired, 5);

@@ -259,6 +259,9 @@ async fn try_acquire_takes_nothing_when_it_says_wait() {
     assert!(!budget.try_acquire("k").unwrap().is_zero());
     assert_eq!(budget.newest_slot("k"), Some(first));
     assert_eq!(budget.stats().acquired, 1);
+    assert_eq!(budget.usage("k")[0].left(), 0);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(budget.usage("k")[0].left(), 1, "the send aged out");
 }
 
 mod fuzz {
