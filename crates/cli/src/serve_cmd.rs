@@ -145,7 +145,24 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
             max_concurrent: args.max_concurrent.max(1),
             drain: Duration::from_secs(args.drain_secs),
             interval_override,
-            on_cycle: Some(std::sync::Arc::new(|pair: &str, report: &hlbridge_engine::CycleReport| {
+            on_cycle: Some(std::sync::Arc::new(|pair: &str, report: &hlbridge_engine::CycleReport, targeted: bool| {
+                // Webhook-targeted syncs that found nothing to do (our own writes
+                // echoed back) stay quiet; cycles that wrote or failed are shown.
+                let sides = [
+                    &report.ghl,
+                    &report.sellsy,
+                    &report.tasks.ghl,
+                    &report.tasks.sellsy,
+                    &report.notes.ghl,
+                    &report.notes.sellsy,
+                ];
+                let wrote: u64 = sides
+                    .iter()
+                    .map(|c| c.created + c.updated + c.archived + c.deleted + c.failed)
+                    .sum();
+                if targeted && wrote == 0 && report.errors.is_empty() && report.linked == 0 {
+                    return;
+                }
                 let now = chrono::Utc::now().format("%H:%M:%S");
                 outln!("{now} pair {pair}: {}", report.line());
                 for e in report.errors.iter().take(3) {

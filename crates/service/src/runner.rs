@@ -116,8 +116,9 @@ pub struct Runner {
     on_cycle: Option<CycleLog>,
 }
 
-/// A callback given the pair id and the report of each finished cycle.
-pub type CycleLog = Arc<dyn Fn(&str, &CycleReport) + Send + Sync>;
+/// A callback given the pair id, the report of each finished cycle, and whether it
+/// was a targeted sync of a webhook event (true) or a whole cycle (false).
+pub type CycleLog = Arc<dyn Fn(&str, &CycleReport, bool) + Send + Sync>;
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -318,6 +319,7 @@ impl Runner {
                                     errors: vec![format!("cannot start: {e}")],
                                     ..CycleReport::default()
                                 },
+                                false,
                             );
                         }
                         self.update(&id, |r| r.last_error = Some(e.to_string()));
@@ -337,6 +339,7 @@ impl Runner {
                 r.last_started = Some(now());
             });
             let quiet = |_p: Progress| {};
+            let targeted = matches!(work, Work::Hint(_));
             let result = match work {
                 Work::Cycle => {
                     let r = eng.run_cycle(&quiet).await;
@@ -353,7 +356,7 @@ impl Runner {
                 match result {
                     Ok(report) => {
                         if let Some(log) = &self.on_cycle {
-                            log(&id, &report);
+                            log(&id, &report, targeted);
                         }
                         r.last_error = report.errors.first().cloned();
                         r.last_report = Some(report);
@@ -366,6 +369,7 @@ impl Runner {
                                     errors: vec![e.to_string()],
                                     ..CycleReport::default()
                                 },
+                                targeted,
                             );
                         }
                         r.last_error = Some(e.to_string());

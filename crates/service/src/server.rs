@@ -69,10 +69,11 @@ pub async fn run(
         .db
         .call_blocking(|c| crate::admin::init_admin_from_env(c))
         .map_err(|e| ServiceError::Config(e.to_string()))?;
-    let runner = Runner::new(
+    let runner = Runner::with_log(
         accounts.clone(),
         opts.max_concurrent,
         opts.interval_override,
+        opts.on_cycle.clone(),
     );
     runner
         .reload()
