@@ -397,3 +397,82 @@ fn pairs(args: PairsArgs) -> Result<i32, AccountsError> {
         }
     }
 }
+
+fn core_err(e: AccountsError) -> hlbridge_core::error::Error {
+    match e {
+        AccountsError::Core(e) => e,
+        other => hlbridge_core::error::Error::Config(other.to_string()),
+    }
+}
+
+/// The stored connection a command without a token uses: `--connection ID`, else the
+/// one of `location` (GHL), else the only one of `app` that can be used. `None` when the
+/// database holds none.
+pub fn stored_connection(
+    database_url: &str,
+    app: App,
+    connection: Option<&str>,
+    location: Option<&str>,
+) -> Result<Option<(Accounts, Connection)>, hlbridge_core::error::Error> {
+    let Some(reg) = existing_registry(database_url).map_err(core_err)? else {
+        return match connection {
+            Some(id) => Err(hlbridge_core::error::Error::Config(format!(
+                "--connection {id}: no state database at {database_url}"
+            ))),
+            None => Ok(None),
+        };
+    };
+    let accounts = Accounts::new(reg.clone(), crate::budgets::shared_for(database_url));
+    if let Some(id) = connection {
+        let c = reg.require(id).map_err(core_err)?;
+        if c.app != app {
+            return Err(hlbridge_core::error::Error::Config(format!(
+                "--connection {id} is a {} connection, not {}",
+                c.app.as_str(),
+                app.as_str()
+            )));
+        }
+        return Ok(Some((accounts, c)));
+    }
+    let usable: Vec<Connection> = reg
+        .list()
+        .map_err(core_err)?
+        .into_iter()
+        .filter(|c| c.app == app && (app == App::Sellsy || c.kind.is_location()))
+        .filter(|c| location.is_none_or(|l| c.account == l))
+        .collect();
+    match usable.len() {
+        0 => Ok(None),
+        1 => Ok(usable.into_iter().next().map(|c| (accounts, c))),
+        _ => Err(hlbridge_core::error::Error::Config(format!(
+            "{} stored {} connections ({}): choose one with --connection ID{}",
+            usable.len(),
+            app.as_str(),
+            usable.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
+            if app == App::Ghl { " or --location-id" } else { "" }
+        ))),
+    }
+}
+
+/// A GHL client over a stored connection (see [`stored_connection`]).
+pub fn stored_ghl_client(
+    database_url: &str,
+    connection: Option<&str>,
+    location: Option<&str>,
+) -> Result<Option<hlbridge_ghl::GhlClient>, hlbridge_core::error::Error> {
+    match stored_connection(database_url, App::Ghl, connection, location)? {
+        Some((accounts, c)) => accounts.ghl_client(&c).map(Some).map_err(core_err),
+        None => Ok(None),
+    }
+}
+
+/// A Sellsy client over a stored connection (see [`stored_connection`]).
+pub fn stored_sellsy_client(
+    database_url: &str,
+    connection: Option<&str>,
+) -> Result<Option<hlbridge_sellsy::SellsyClient>, hlbridge_core::error::Error> {
+    match stored_connection(database_url, App::Sellsy, connection, None)? {
+        Some((accounts, c)) => accounts.sellsy_client(&c).map(Some).map_err(core_err),
+        None => Ok(None),
+    }
+}

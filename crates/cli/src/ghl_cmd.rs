@@ -57,6 +57,10 @@ pub struct GhlArgs {
     pub client_id: Option<String>,
     #[arg(long, env = "HLBRIDGE_GHL_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<String>,
+    /// A stored connection (`hlbridge connections list`); without a token, the only GHL
+    /// location connection (or the one of --location-id) is used.
+    #[arg(long)]
+    pub connection: Option<String>,
 }
 
 /// OAuth tokens stored by `hlbridge connect ghl` for `location`, with their refresher.
@@ -105,25 +109,8 @@ pub async fn run(args: GhlArgs) -> Exit {
     }
 }
 
-async fn call(args: GhlArgs) -> Result<(), Error> {
-    let op = hlbridge_ghl::operation(&args.operation)?;
-    let params = parse_params(&args.params).map_err(|e| Error::InvalidInput(e.0))?;
-    let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
-    let location = args.location_id.clone().filter(|l| !l.is_empty());
-    let auth = match (args.token.clone().filter(|t| !t.is_empty()), &location) {
-        (Some(token), _) if args.agency => GhlAuth::AgencyToken(token),
-        (Some(token), _) => GhlAuth::LocationToken(token),
-        (None, Some(loc)) => stored_auth(&args, loc)?.ok_or_else(|| {
-            Error::Config(format!(
-                "no GHL token: set HLBRIDGE_GHL_TOKEN (a private integration token) or run `hlbridge connect ghl` for location {loc}"
-            ))
-        })?,
-        (None, None) => {
-            return Err(Error::Config(
-                "no GHL token: set HLBRIDGE_GHL_TOKEN or pass --token (a private integration token)".into(),
-            ))
-        }
-    };
+/// A client on an explicit token or legacy stored tokens, on the shared budget.
+fn build_client(args: &GhlArgs, auth: GhlAuth) -> Result<GhlClient, Error> {
     // One budget per location for every process sharing the state database.
     let db = crate::connect_cmd::sqlite_path(&args.database_url)?;
     let budget = Arc::new(
@@ -131,13 +118,49 @@ async fn call(args: GhlArgs) -> Result<(), Error> {
             .with_shared(hlbridge_core::rate::SharedSlots::lazy(&db)),
     );
     let mut builder = GhlClient::builder()
-        .base_url(args.base_url)
+        .base_url(args.base_url.clone())
         .auth(auth)
         .budget(budget);
-    if let Some(loc) = args.location_id.filter(|l| !l.is_empty()) {
+    if let Some(loc) = args.location_id.clone().filter(|l| !l.is_empty()) {
         builder = builder.location_id(loc);
     }
-    let client = builder.build()?;
+    builder.build()
+}
+
+async fn call(args: GhlArgs) -> Result<(), Error> {
+    let op = hlbridge_ghl::operation(&args.operation)?;
+    let params = parse_params(&args.params).map_err(|e| Error::InvalidInput(e.0))?;
+    let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
+    let location = args.location_id.clone().filter(|l| !l.is_empty());
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    let legacy = match (&token, &location, &args.connection) {
+        (None, Some(loc), None) => stored_auth(&args, loc)?,
+        _ => None,
+    };
+    let client = match (token, legacy) {
+        (Some(token), _) if args.connection.is_none() => {
+            let auth = if args.agency {
+                GhlAuth::AgencyToken(token)
+            } else {
+                GhlAuth::LocationToken(token)
+            };
+            build_client(&args, auth)?
+        }
+        (None, Some(auth)) => build_client(&args, auth)?,
+        _ => crate::connections_cmd::stored_ghl_client(
+            &args.database_url,
+            args.connection.as_deref(),
+            location.as_deref(),
+        )?
+        .ok_or_else(|| {
+            Error::Config(match &location {
+                Some(loc) => format!(
+                    "no GHL token: set HLBRIDGE_GHL_TOKEN (a private integration token), or store a connection for location {loc} (`hlbridge connections add ghl` or `hlbridge connect ghl`)"
+                ),
+                None => "no GHL token: set HLBRIDGE_GHL_TOKEN or pass --token (a private integration token), or store a connection (`hlbridge connections add ghl`)".into(),
+            })
+        })?,
+    };
     let input = CallInput { params, body };
     if args.all {
         let stream = hlbridge_ghl::pages::stream(&client, op, input);

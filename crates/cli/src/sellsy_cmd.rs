@@ -53,6 +53,10 @@ pub struct SellsyArgs {
         default_value = "sqlite://hlbridge.sqlite"
     )]
     pub database_url: String,
+    /// A stored connection (`hlbridge connections list`); without other credentials the
+    /// only Sellsy connection is used.
+    #[arg(long)]
+    pub connection: Option<String>,
 }
 
 /// Tokens stored by `hlbridge connect sellsy`, if the database exists and holds them.
@@ -102,10 +106,15 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
     let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
     let input = CallInput { params, body };
     let token_url = token_url_for(&args.base_url, args.token_url.clone());
-    let token = args.token.filter(|t| !t.is_empty());
-    let client_id = args.client_id.filter(|c| !c.is_empty());
+    let token = args.token.clone().filter(|t| !t.is_empty());
+    let client_id = args.client_id.clone().filter(|c| !c.is_empty());
     // Precedence: an explicit token, then tokens stored by `hlbridge connect sellsy`,
     // then client_credentials.
+    if let Some(id) = args.connection.as_deref() {
+        let client = crate::connections_cmd::stored_sellsy_client(&args.database_url, Some(id))?
+            .ok_or_else(|| Error::Config(format!("--connection {id}: no such connection")))?;
+        return send(client, op, input, &args).await;
+    }
     let stored = match token {
         Some(_) => None,
         None => stored_tokens(&args.database_url)?,
@@ -146,9 +155,13 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
             Some(oauth),
             tokens,
         )?))
+    } else if let Some(client) =
+        crate::connections_cmd::stored_sellsy_client(&args.database_url, None)?
+    {
+        return send(client, op, input, &args).await;
     } else {
         return Err(Error::Config(
-            "no Sellsy credentials: run `hlbridge connect sellsy`, or set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (Personal client), or HLBRIDGE_SELLSY_TOKEN".into(),
+            "no Sellsy credentials: store a connection (`hlbridge connections add sellsy` or `hlbridge connect sellsy`), or set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (Personal client), or HLBRIDGE_SELLSY_TOKEN".into(),
         ));
     };
     // One budget per account for every process sharing the state database.
@@ -161,6 +174,15 @@ async fn call(args: SellsyArgs) -> Result<(), Error> {
             hlbridge_sellsy::flavor::default_budget().with_shared(slots),
         ))
         .build()?;
+    send(client, op, input, &args).await
+}
+
+async fn send(
+    client: SellsyClient,
+    op: &'static hlbridge_core::optable::Operation,
+    input: CallInput,
+    args: &SellsyArgs,
+) -> Result<(), Error> {
     if args.all {
         let mode = if args.numeric_offsets {
             PagingMode::Offset

@@ -50,6 +50,10 @@ pub struct WatchArgs {
     pub token: Option<String>,
     #[arg(long, env = "HLBRIDGE_GHL_LOCATION_ID")]
     pub location_id: Option<String>,
+    /// A stored connection (`hlbridge connections list`) when no token is given; default
+    /// the only GHL location connection (or the one of --location-id).
+    #[arg(long)]
+    pub connection: Option<String>,
 }
 
 fn minute() -> Duration {
@@ -85,16 +89,31 @@ async fn watch(args: WatchArgs) -> Result<(), Error> {
     let body = parse_body(args.body.as_deref()).map_err(|e| Error::InvalidInput(e.0))?;
     let trigger = Trigger::new(op, CallInput { params, body }, mode)
         .map_err(|e| Error::InvalidInput(e.to_string()))?;
-    let token = args.token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        Error::Config("no GHL token: set HLBRIDGE_GHL_TOKEN or pass --token".into())
-    })?;
-    let mut builder = GhlClient::builder()
-        .base_url(args.base_url)
-        .auth(GhlAuth::LocationToken(token));
-    if let Some(loc) = args.location_id.filter(|l| !l.is_empty()) {
-        builder = builder.location_id(loc);
-    }
-    let client = builder.build()?;
+    let location = args.location_id.clone().filter(|l| !l.is_empty());
+    let client = match args.token.filter(|t| !t.is_empty()) {
+        Some(token) if args.connection.is_none() => {
+            let mut builder = GhlClient::builder()
+                .base_url(args.base_url)
+                .auth(GhlAuth::LocationToken(token));
+            if let Some(budget) = crate::budgets::shared_for(&args.database_url).ghl {
+                builder = builder.budget(budget);
+            }
+            if let Some(loc) = location {
+                builder = builder.location_id(loc);
+            }
+            builder.build()?
+        }
+        _ => crate::connections_cmd::stored_ghl_client(
+            &args.database_url,
+            args.connection.as_deref(),
+            location.as_deref(),
+        )?
+        .ok_or_else(|| {
+            Error::Config(
+                "no GHL token: set HLBRIDGE_GHL_TOKEN, pass --token, or store a connection (`hlbridge connections add ghl`)".into(),
+            )
+        })?,
+    };
     // Check the parameters before the first poll, so a typo fails at once.
     client.prepare(op, &trigger.input).await?;
     let store = SqliteTriggerStore::open(&sqlite_path(&args.database_url)?)

@@ -214,6 +214,24 @@ async fn stored_connections_and_pairs_drive_the_sync() {
     assert_eq!(pairs.len(), 1);
     assert_eq!(pairs[0]["ghl"], ghl.as_str());
 
+    // `ghl`, `sellsy` and `watch` with no credentials use the stored connections.
+    let (code, out, err) = env
+        .run(&["ghl", "locations.get-location", "-p", &format!("locationId={}", env.ghl_cfg.location_id), "--json"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&env.ghl_cfg.location_id));
+    let (code, out, err) = env.run(&["sellsy", "contacts.get-list", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("data"), "{out}");
+    let (code, out, err) = env
+        .run(&["watch", "contacts.get-contacts", "--once", "--from-beginning", "--connection", &ghl])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 25, "every seeded contact once");
+    let (code, _, err) = env.run(&["ghl", "locations.get-location", "--connection", &sellsy]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("not ghl"), "{err}");
+
     // `sync --once` with no credentials in the environment runs the stored pair.
     let (code, _, err) = env.run(&["sync", "--once"]).await;
     assert_eq!(code, 0, "{err}");
