@@ -113,8 +113,6 @@ impl Outbox<'_> {
         let entry = self.intend(intent)?;
         if self.tried_before(&entry) {
             if let Some(found) = self.find_item(kind, target, pair, fields).await? {
-                // Made by an earlier attempt: recorded as found, not as sent now.
-                self.store.finish(entry.id, crate::store::Outcome::Found)?;
                 return Ok(Some((found, entry.id)));
             }
         }
