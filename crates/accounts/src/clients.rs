@@ -307,13 +307,18 @@ impl Accounts {
             || tokens.extra_str("locationId").is_none();
         let (kind, account) = if agency {
             let company = tokens.extra_str("companyId").ok_or_else(|| {
-                AccountsError::Input("GHL's token response names neither a location nor a company".into())
+                AccountsError::Input(
+                    "GHL's token response names neither a location nor a company".into(),
+                )
             })?;
             (ConnKind::GhlOAuthAgency, company.to_string())
         } else {
             (
                 ConnKind::GhlOAuthLocation,
-                tokens.extra_str("locationId").unwrap_or_default().to_string(),
+                tokens
+                    .extra_str("locationId")
+                    .unwrap_or_default()
+                    .to_string(),
             )
         };
         if let Some(company) = tokens.extra_str("companyId") {
@@ -427,7 +432,11 @@ impl Accounts {
 
     /// A GHL `UNINSTALL` event: the location's connections (and their pairs) are
     /// removed; the pairs' state files stay for inspection. Returns the removed ids.
-    pub fn on_uninstall(&self, location: Option<&str>, company: Option<&str>) -> Result<Vec<String>> {
+    pub fn on_uninstall(
+        &self,
+        location: Option<&str>,
+        company: Option<&str>,
+    ) -> Result<Vec<String>> {
         let mut removed = Vec::new();
         for c in self.registry.list()? {
             let hit = match (location, company) {

@@ -178,7 +178,10 @@ impl Registry {
             many => Err(AccountsError::Input(format!(
                 "{id_or_account} names {} connections ({}): give the connection id",
                 many.len(),
-                many.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -276,7 +279,8 @@ impl Registry {
                 .map_err(sql)?;
         }
         self.tokens.delete(&conn.token_key())?;
-        self.tokens.delete(&format!("{}:secret", conn.token_key()))?;
+        self.tokens
+            .delete(&format!("{}:secret", conn.token_key()))?;
         let mut removed = vec![conn.id];
         for child in children {
             removed.extend(self.remove(&child, with_pairs)?);

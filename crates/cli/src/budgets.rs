@@ -15,7 +15,9 @@ pub fn shared_for(database_url: &str) -> Budgets {
     };
     match SharedSlots::open(&path) {
         Ok(slots) => Budgets {
-            ghl: Some(Arc::new(RateBudget::ghl_default().with_shared(slots.clone()))),
+            ghl: Some(Arc::new(
+                RateBudget::ghl_default().with_shared(slots.clone()),
+            )),
             sellsy: Some(Arc::new(
                 hlbridge_sellsy::flavor::default_budget().with_shared(slots),
             )),

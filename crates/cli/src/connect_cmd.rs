@@ -68,7 +68,10 @@ pub struct ConnectArgs {
     #[arg(long, env = "HLBRIDGE_GHL_AUTHORIZE_URL")]
     pub ghl_authorize_url: Option<String>,
     /// Scopes to ask GHL for, space-separated.
-    #[arg(long, default_value = "contacts.readonly contacts.write locations.readonly locations/customFields.readonly locations/tasks.readonly oauth.readonly oauth.write")]
+    #[arg(
+        long,
+        default_value = "contacts.readonly contacts.write locations.readonly locations/customFields.readonly locations/tasks.readonly oauth.readonly oauth.write"
+    )]
     pub ghl_scopes: String,
     /// Connect a GHL agency (Company): its installed locations become connections.
     #[arg(long)]
@@ -187,7 +190,9 @@ async fn connect(args: ConnectArgs) -> Result<(), Error> {
             let mut tokens = oauth
                 .exchange_code(&code, pkce.verifier.expose_secret(), &redirect)
                 .await?;
-            tokens.extra.insert("client_id".into(), client_id.clone().into());
+            tokens
+                .extra
+                .insert("client_id".into(), client_id.clone().into());
             store.save(SELLSY_KEY, &tokens)?;
             let account = corp_id(&tokens)
                 .map(|c| format!(" (account {c})"))

@@ -250,7 +250,10 @@ async fn connections(args: ConnectionsArgs) -> Result<i32, AccountsError> {
                     location,
                     base_url,
                     json,
-                } => (accounts.add_ghl_pit(&token, &location, &base_url).await?, json),
+                } => (
+                    accounts.add_ghl_pit(&token, &location, &base_url).await?,
+                    json,
+                ),
                 AddCommand::Sellsy {
                     client_id,
                     client_secret,
@@ -259,7 +262,12 @@ async fn connections(args: ConnectionsArgs) -> Result<i32, AccountsError> {
                     json,
                 } => (
                     accounts
-                        .add_sellsy_client(&client_id, &client_secret, &base_url, token_url.as_deref())
+                        .add_sellsy_client(
+                            &client_id,
+                            &client_secret,
+                            &base_url,
+                            token_url.as_deref(),
+                        )
                         .await?,
                     json,
                 ),
@@ -345,7 +353,10 @@ fn pairs(args: PairsArgs) -> Result<i32, AccountsError> {
             let reg = existing_registry(url)?.ok_or_else(|| no_state(url))?;
             let pair = reg.add_pair(&ghl, &sellsy, &text)?;
             if json {
-                outln!("{}", json!({"id": pair.id, "ghl": pair.ghl, "sellsy": pair.sellsy}));
+                outln!(
+                    "{}",
+                    json!({"id": pair.id, "ghl": pair.ghl, "sellsy": pair.sellsy})
+                );
             } else {
                 outln!("{}", pair.id);
             }
@@ -448,8 +459,16 @@ pub fn stored_connection(
             "{} stored {} connections ({}): choose one with --connection ID{}",
             usable.len(),
             app.as_str(),
-            usable.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "),
-            if app == App::Ghl { " or --location-id" } else { "" }
+            usable
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if app == App::Ghl {
+                " or --location-id"
+            } else {
+                ""
+            }
         ))),
     }
 }

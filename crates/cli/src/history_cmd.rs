@@ -44,12 +44,18 @@ pub async fn run(args: HistoryArgs) -> i32 {
             Err(code) => return code,
         },
     };
-    let mut result: Result<Vec<hlbridge_engine::store::HistoryEntry>, hlbridge_engine::EngineError> =
-        Ok(Vec::new());
+    let mut result: Result<
+        Vec<hlbridge_engine::store::HistoryEntry>,
+        hlbridge_engine::EngineError,
+    > = Ok(Vec::new());
     for (pair, store) in &stores {
         let filter = HistoryFilter {
             // A pair's own file holds only its writes.
-            pair: if pair.is_empty() { args.pair.clone() } else { None },
+            pair: if pair.is_empty() {
+                args.pair.clone()
+            } else {
+                None
+            },
             record: args.record.clone(),
             since: args.since.clone(),
             limit: args.limit,

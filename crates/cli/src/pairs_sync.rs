@@ -6,7 +6,9 @@ use hlbridge_accounts::{Accounts, Pair};
 use hlbridge_engine::Progress;
 use hlbridge_service::runner::{engine_for_pair, RunnerError};
 
-use crate::sync_cmd::{left_over, print_progress, SyncArgs, EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE};
+use crate::sync_cmd::{
+    left_over, print_progress, SyncArgs, EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE,
+};
 
 fn runner_exit(e: &RunnerError) -> i32 {
     match e {
@@ -30,7 +32,10 @@ pub async fn run(args: &SyncArgs) -> Option<i32> {
         Ok(Some(r)) => r,
         Ok(None) if args.pair.is_none() => return None,
         Ok(None) => {
-            eprintln!("error: --pair {}: no state database at {url}", args.pair.as_deref().unwrap_or_default());
+            eprintln!(
+                "error: --pair {}: no state database at {url}",
+                args.pair.as_deref().unwrap_or_default()
+            );
             return Some(EXIT_USAGE);
         }
         Err(e) => {
@@ -145,7 +150,12 @@ async fn sync_pairs(args: &SyncArgs, accounts: &Accounts, pairs: &[Pair]) -> i32
 pub fn pair_stores(
     config_path: &std::path::Path,
     pair: Option<&str>,
-) -> Option<Vec<(String, std::sync::Arc<dyn hlbridge_engine::store::StateStore>)>> {
+) -> Option<
+    Vec<(
+        String,
+        std::sync::Arc<dyn hlbridge_engine::store::StateStore>,
+    )>,
+> {
     let cfg = crate::sync_cmd::load_config(config_path).ok()?;
     let registry = crate::connections_cmd::existing_registry(&cfg.database_url()).ok()??;
     let pairs = registry.pairs().ok()?;

@@ -96,9 +96,10 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
     let db_path = hlbridge_accounts::sqlite_path(&args.database_url).map_err(|e| e.to_string())?;
     let mut service = ServiceConfig::new(listen, db_path, public_url);
     service.ghl_public_key_pem = match &args.ghl_webhook_public_key {
-        Some(v) if v.starts_with('@') => Some(std::fs::read_to_string(&v[1..]).map_err(|e| {
-            format!("--ghl-webhook-public-key {v}: cannot read the file ({e})")
-        })?),
+        Some(v) if v.starts_with('@') => Some(
+            std::fs::read_to_string(&v[1..])
+                .map_err(|e| format!("--ghl-webhook-public-key {v}: cannot read the file ({e})"))?,
+        ),
         other => other.clone(),
     };
     service.sellsy_webhook_secret = args.sellsy_webhook_secret.clone().filter(|s| !s.is_empty());
@@ -115,25 +116,28 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
         }),
         _ => None,
     };
-    let sellsy_app = args
-        .sellsy_client_id
-        .clone()
-        .filter(|c| !c.is_empty())
-        .map(|client_id| SellsyApp {
-            client_id,
-            client_secret: args.sellsy_client_secret.clone().filter(|s| !s.is_empty()),
-            base_url: args.sellsy_base_url.clone(),
-            authorize_url: args.sellsy_authorize_url.clone().unwrap_or_else(|| {
-                hlbridge_sellsy::oauth::authorize_url_for(&args.sellsy_base_url)
-            }),
-            token_url: args
-                .sellsy_token_url
-                .clone()
-                .unwrap_or_else(|| hlbridge_sellsy::oauth::token_url_for(&args.sellsy_base_url)),
-        });
+    let sellsy_app =
+        args.sellsy_client_id
+            .clone()
+            .filter(|c| !c.is_empty())
+            .map(|client_id| SellsyApp {
+                client_id,
+                client_secret: args.sellsy_client_secret.clone().filter(|s| !s.is_empty()),
+                base_url: args.sellsy_base_url.clone(),
+                authorize_url: args.sellsy_authorize_url.clone().unwrap_or_else(|| {
+                    hlbridge_sellsy::oauth::authorize_url_for(&args.sellsy_base_url)
+                }),
+                token_url: args.sellsy_token_url.clone().unwrap_or_else(|| {
+                    hlbridge_sellsy::oauth::token_url_for(&args.sellsy_base_url)
+                }),
+            });
     let interval_override = match args.interval_secs {
         Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-        Some(s) => return Err(format!("HLBRIDGE_SERVE_INTERVAL_SECS = {s}: give a positive number of seconds")),
+        Some(s) => {
+            return Err(format!(
+                "HLBRIDGE_SERVE_INTERVAL_SECS = {s}: give a positive number of seconds"
+            ))
+        }
         None => None,
     };
     Ok((
@@ -145,30 +149,32 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
             max_concurrent: args.max_concurrent.max(1),
             drain: Duration::from_secs(args.drain_secs),
             interval_override,
-            on_cycle: Some(std::sync::Arc::new(|pair: &str, report: &hlbridge_engine::CycleReport, targeted: bool| {
-                // Webhook-targeted syncs that found nothing to do (our own writes
-                // echoed back) stay quiet; cycles that wrote or failed are shown.
-                let sides = [
-                    &report.ghl,
-                    &report.sellsy,
-                    &report.tasks.ghl,
-                    &report.tasks.sellsy,
-                    &report.notes.ghl,
-                    &report.notes.sellsy,
-                ];
-                let wrote: u64 = sides
-                    .iter()
-                    .map(|c| c.created + c.updated + c.archived + c.deleted + c.failed)
-                    .sum();
-                if targeted && wrote == 0 && report.errors.is_empty() && report.linked == 0 {
-                    return;
-                }
-                let now = chrono::Utc::now().format("%H:%M:%S");
-                outln!("{now} pair {pair}: {}", report.line());
-                for e in report.errors.iter().take(3) {
-                    eprintln!("  warning: pair {pair}: {e}");
-                }
-            })),
+            on_cycle: Some(std::sync::Arc::new(
+                |pair: &str, report: &hlbridge_engine::CycleReport, targeted: bool| {
+                    // Webhook-targeted syncs that found nothing to do (our own writes
+                    // echoed back) stay quiet; cycles that wrote or failed are shown.
+                    let sides = [
+                        &report.ghl,
+                        &report.sellsy,
+                        &report.tasks.ghl,
+                        &report.tasks.sellsy,
+                        &report.notes.ghl,
+                        &report.notes.sellsy,
+                    ];
+                    let wrote: u64 = sides
+                        .iter()
+                        .map(|c| c.created + c.updated + c.archived + c.deleted + c.failed)
+                        .sum();
+                    if targeted && wrote == 0 && report.errors.is_empty() && report.linked == 0 {
+                        return;
+                    }
+                    let now = chrono::Utc::now().format("%H:%M:%S");
+                    outln!("{now} pair {pair}: {}", report.line());
+                    for e in report.errors.iter().take(3) {
+                        eprintln!("  warning: pair {pair}: {e}");
+                    }
+                },
+            )),
         },
         listen,
     ))
@@ -178,13 +184,14 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
 pub async fn terminated() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -217,7 +224,9 @@ pub async fn serve_with(
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: --listen {listen}: cannot listen ({e}); is another server on that port?");
+            eprintln!(
+                "error: --listen {listen}: cannot listen ({e}); is another server on that port?"
+            );
             return EXIT_USAGE;
         }
     };

@@ -107,13 +107,17 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
         Err(_) => {
-            eprintln!("error: --listen {:?}: give an address and port, e.g. 127.0.0.1:8080", args.listen);
+            eprintln!(
+                "error: --listen {:?}: give an address and port, e.g. 127.0.0.1:8080",
+                args.listen
+            );
             return Ok(EXIT_USAGE);
         }
     };
     let dir = args.dir.clone().unwrap_or_else(default_dir);
     if args.fresh && dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
         outln!("--fresh: removed {}", dir.display());
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -168,7 +172,10 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
     if has_credentials {
         let (g, s) = real_connections(&accounts, &config).await?;
         ensure_pair(&registry, &g, &s, &pair_config)?;
-        outln!("hlbridge: serving the configured accounts from {}", dir.display());
+        outln!(
+            "hlbridge: serving the configured accounts from {}",
+            dir.display()
+        );
     } else {
         let (ghl_cfg, sellsy_cfg) = (
             GhlConfig {
@@ -188,12 +195,24 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
         let sellsy = hlbridge_emulator::sellsy::start(sellsy_cfg.clone(), local)
             .await
             .context("cannot start the Sellsy emulator")?;
-        let overlap = add_overlap(&ghl.base_url, &ghl_cfg, &sellsy.base_url, &sellsy_cfg, args.seed / 5).await?;
+        let overlap = add_overlap(
+            &ghl.base_url,
+            &ghl_cfg,
+            &sellsy.base_url,
+            &sellsy_cfg,
+            args.seed / 5,
+        )
+        .await?;
         let g = accounts
             .add_ghl_pit(&ghl_cfg.token, &ghl_cfg.location_id, &ghl.base_url)
             .await?;
         let s = accounts
-            .add_sellsy_client(&sellsy_cfg.client_id, &sellsy_cfg.client_secret, &sellsy.base_url, None)
+            .add_sellsy_client(
+                &sellsy_cfg.client_id,
+                &sellsy_cfg.client_secret,
+                &sellsy.base_url,
+                None,
+            )
             .await?;
         // Fresh demo data: the pair's previous sync state would describe records that
         // no longer exist.
@@ -221,19 +240,29 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
             authorize_url: hlbridge_sellsy::oauth::authorize_url_for(&sellsy.base_url),
             token_url: hlbridge_sellsy::oauth::token_url_for(&sellsy.base_url),
         });
-        outln!("hlbridge sandbox in {} (no credentials configured)", dir.display());
+        outln!(
+            "hlbridge sandbox in {} (no credentials configured)",
+            dir.display()
+        );
         outln!(
             "  GHL emulator:    {}  ({} demo contacts, location {}, token {})",
-            ghl.base_url, args.seed, ghl_cfg.location_id, ghl_cfg.token
+            ghl.base_url,
+            args.seed,
+            ghl_cfg.location_id,
+            ghl_cfg.token
         );
         outln!(
             "  Sellsy emulator: {}  ({} demo contacts + {overlap} sharing an email with GHL)",
-            sellsy.base_url, args.seed
+            sellsy.base_url,
+            args.seed
         );
         emulators = Some((ghl, sellsy));
     }
     outln!("  sign in at {base}/login with the password in {password_at}");
-    outln!("  API tokens: hlbridge api-token create --database-url sqlite://{}", db_path.display());
+    outln!(
+        "  API tokens: hlbridge api-token create --database-url sqlite://{}",
+        db_path.display()
+    );
     let resume = if emulators.is_some() {
         "the next `hlbridge up` seeds the emulators again and syncs them from the start; sign-in, tokens and connections are kept (`--fresh` resets them too)"
     } else {
@@ -277,14 +306,19 @@ fn ensure_pair(registry: &Registry, ghl: &str, sellsy: &str, config: &str) -> an
 }
 
 /// The configured accounts as stored connections.
-async fn real_connections(accounts: &Accounts, cfg: &EngineConfig) -> anyhow::Result<(String, String)> {
+async fn real_connections(
+    accounts: &Accounts,
+    cfg: &EngineConfig,
+) -> anyhow::Result<(String, String)> {
     let base = cfg
         .ghl
         .base_url
         .clone()
         .unwrap_or_else(|| hlbridge_ghl::DEFAULT_BASE_URL.into());
     let (Some(token), Some(location)) = (cfg.ghl.token.clone(), cfg.ghl.location_id.clone()) else {
-        anyhow::bail!("set HLBRIDGE_GHL_TOKEN and HLBRIDGE_GHL_LOCATION_ID (or [ghl] token and location_id)");
+        anyhow::bail!(
+            "set HLBRIDGE_GHL_TOKEN and HLBRIDGE_GHL_LOCATION_ID (or [ghl] token and location_id)"
+        );
     };
     let g = accounts.add_ghl_pit(&token, &location, &base).await?;
     let sellsy_base = cfg
@@ -292,7 +326,10 @@ async fn real_connections(accounts: &Accounts, cfg: &EngineConfig) -> anyhow::Re
         .base_url
         .clone()
         .unwrap_or_else(|| hlbridge_sellsy::DEFAULT_BASE_URL.into());
-    let (Some(id), Some(secret)) = (cfg.sellsy.client_id.clone(), cfg.sellsy.client_secret.clone()) else {
+    let (Some(id), Some(secret)) = (
+        cfg.sellsy.client_id.clone(),
+        cfg.sellsy.client_secret.clone(),
+    ) else {
         anyhow::bail!("set HLBRIDGE_SELLSY_CLIENT_ID and HLBRIDGE_SELLSY_CLIENT_SECRET (or [sellsy] client_id and client_secret)");
     };
     let s = accounts

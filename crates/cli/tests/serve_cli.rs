@@ -35,8 +35,12 @@ async fn start(ghl_seed: usize) -> Env {
         quota_per_month: 1_000_000_000,
         ..SellsyConfig::default()
     };
-    let ghl = hlbridge_emulator::ghl::start(ghl_cfg.clone(), local).await.unwrap();
-    let sellsy = hlbridge_emulator::sellsy::start(sellsy_cfg.clone(), local).await.unwrap();
+    let ghl = hlbridge_emulator::ghl::start(ghl_cfg.clone(), local)
+        .await
+        .unwrap();
+    let sellsy = hlbridge_emulator::sellsy::start(sellsy_cfg.clone(), local)
+        .await
+        .unwrap();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -99,7 +103,11 @@ impl Env {
         st.contact_ids()
             .iter()
             .filter_map(|id| st.contact(id))
-            .filter_map(|c| c.get("email").and_then(Value::as_str).map(str::to_lowercase))
+            .filter_map(|c| {
+                c.get("email")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+            })
             .collect()
     }
 
@@ -160,8 +168,15 @@ async fn stored_connections_and_pairs_drive_the_sync() {
     // A bad token is refused before anything is stored.
     let (code, _, err) = env
         .run(&[
-            "connections", "add", "ghl", "--token", "pit-wrong", "--location",
-            &env.ghl_cfg.location_id, "--base-url", &env.ghl.base_url,
+            "connections",
+            "add",
+            "ghl",
+            "--token",
+            "pit-wrong",
+            "--location",
+            &env.ghl_cfg.location_id,
+            "--base-url",
+            &env.ghl.base_url,
         ])
         .await;
     assert_ne!(code, 0, "{err}");
@@ -184,12 +199,18 @@ async fn stored_connections_and_pairs_drive_the_sync() {
     assert_eq!(list.len(), 2);
     for c in &list {
         for field in ["id", "app", "account", "kind", "status"] {
-            assert!(c.get(field).is_some_and(|v| v.is_string()), "{field} in {c}");
+            assert!(
+                c.get(field).is_some_and(|v| v.is_string()),
+                "{field} in {c}"
+            );
         }
         assert_eq!(c["status"], "ok");
     }
     let g = list.iter().find(|c| c["id"] == ghl.as_str()).unwrap();
-    assert_eq!((g["app"].as_str(), g["kind"].as_str()), (Some("ghl"), Some("pit")));
+    assert_eq!(
+        (g["app"].as_str(), g["kind"].as_str()),
+        (Some("ghl"), Some("pit"))
+    );
     assert_eq!(g["account"], env.ghl_cfg.location_id.as_str());
     let s = list.iter().find(|c| c["id"] == sellsy.as_str()).unwrap();
     assert_eq!(s["kind"], "client-credentials");
@@ -199,7 +220,16 @@ async fn stored_connections_and_pairs_drive_the_sync() {
     std::fs::write(env.dir.join("bad.toml"), "[ghl]\ntoken = \"x\"\n").unwrap();
     let bad = env.dir.join("bad.toml");
     let (code, _, err) = env
-        .run(&["pairs", "add", "--ghl", &ghl, "--sellsy", &sellsy, "--config", bad.to_str().unwrap()])
+        .run(&[
+            "pairs",
+            "add",
+            "--ghl",
+            &ghl,
+            "--sellsy",
+            &sellsy,
+            "--config",
+            bad.to_str().unwrap(),
+        ])
         .await;
     assert_eq!(code, 2);
     assert!(err.contains("ghl.token"), "{err}");
@@ -216,7 +246,13 @@ async fn stored_connections_and_pairs_drive_the_sync() {
 
     // `ghl`, `sellsy` and `watch` with no credentials use the stored connections.
     let (code, out, err) = env
-        .run(&["ghl", "locations.get-location", "-p", &format!("locationId={}", env.ghl_cfg.location_id), "--json"])
+        .run(&[
+            "ghl",
+            "locations.get-location",
+            "-p",
+            &format!("locationId={}", env.ghl_cfg.location_id),
+            "--json",
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&env.ghl_cfg.location_id));
@@ -224,11 +260,20 @@ async fn stored_connections_and_pairs_drive_the_sync() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("data"), "{out}");
     let (code, out, err) = env
-        .run(&["watch", "contacts.get-contacts", "--once", "--from-beginning", "--connection", &ghl])
+        .run(&[
+            "watch",
+            "contacts.get-contacts",
+            "--once",
+            "--from-beginning",
+            "--connection",
+            &ghl,
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 25, "every seeded contact once");
-    let (code, _, err) = env.run(&["ghl", "locations.get-location", "--connection", &sellsy]).await;
+    let (code, _, err) = env
+        .run(&["ghl", "locations.get-location", "--connection", &sellsy])
+        .await;
     assert_eq!(code, 2);
     assert!(err.contains("not ghl"), "{err}");
 
@@ -240,14 +285,22 @@ async fn stored_connections_and_pairs_drive_the_sync() {
         assert_eq!(emails.get(&e), Some(&1), "{e} on Sellsy once");
     }
     // The pair's state lives in its own file, not in the main database.
-    assert!(env.dir.join("state.pairs").join(format!("{pair}.sqlite")).exists());
+    assert!(env
+        .dir
+        .join("state.pairs")
+        .join(format!("{pair}.sqlite"))
+        .exists());
     let (code, _, err) = env.run(&["sync", "--once", "--pair", "pair-nope"]).await;
     assert_eq!(code, 2);
     assert!(err.contains("pair-nope"), "{err}");
     let (code, out, err) = env.run(&["history", "--pair", &pair, "--json"]).await;
     assert_eq!(code, 0, "{err}");
     let history: Vec<Value> = serde_json::from_str(&out).unwrap();
-    assert!(history.len() >= 25, "one entry per created contact at least: {}", history.len());
+    assert!(
+        history.len() >= 25,
+        "one entry per created contact at least: {}",
+        history.len()
+    );
 }
 
 async fn wait_listening(child: &mut tokio::process::Child) -> String {
@@ -283,7 +336,14 @@ async fn serve_runs_pairs_and_sigterm_mid_cycle_loses_nothing() {
         .unwrap();
     let base = wait_listening(&mut child).await;
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let anon = http.get(format!("{base}/api/pairs")).send().await.unwrap();
     assert_eq!(anon.status(), 401);
     let pairs: Value = http

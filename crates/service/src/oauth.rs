@@ -160,27 +160,30 @@ fn check_callback(
     lead: &Lead,
     app: App,
     q: &CallbackQuery,
-) -> Result<(String, serde_json::Value), Response> {
+) -> Result<(String, serde_json::Value), Box<Response>> {
     if let Some(err) = &q.error {
         let why = q.error_description.as_deref().unwrap_or(err);
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             &format!("The provider did not authorize the connection: {why}."),
-        ));
+        )));
     }
     let (Some(code), Some(state)) = (&q.code, &q.state) else {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             "The provider's redirect carries no code or no state: start again from the connections page.",
-        ));
+        )));
     };
     match lead.accounts.registry.take_pending(app, state) {
         Ok(Some(pending)) => Ok((code.clone(), pending)),
-        Ok(None) => Err(problem(
+        Ok(None) => Err(Box::new(problem(
             StatusCode::BAD_REQUEST,
             "This authorization is unknown, expired or already used (state mismatch): start again from the connections page.",
-        )),
-        Err(e) => Err(problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+        ))),
+        Err(e) => Err(Box::new(problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        ))),
     }
 }
 
@@ -190,7 +193,7 @@ async fn ghl_callback(
 ) -> Response {
     let (code, pending) = match check_callback(&lead, App::Ghl, &q) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(app) = &lead.ghl_app else {
         return problem(StatusCode::BAD_REQUEST, "No GHL app is configured.");
@@ -242,7 +245,7 @@ async fn sellsy_callback(
 ) -> Response {
     let (code, pending) = match check_callback(&lead, App::Sellsy, &q) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(app) = &lead.sellsy_app else {
         return problem(

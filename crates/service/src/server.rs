@@ -28,7 +28,6 @@ pub struct ServerOptions {
     pub on_cycle: Option<crate::runner::CycleLog>,
 }
 
-
 /// A started server: its address, and what to await for it to end.
 pub struct Started {
     pub addr: std::net::SocketAddr,

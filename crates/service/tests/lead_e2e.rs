@@ -353,7 +353,14 @@ async fn oauth_both_apps_through_the_consent_pages_state_is_single_use() {
     assert_eq!(status, StatusCode::OK);
     assert!(st["run"]["cycles"].as_u64().unwrap() >= 1, "{st}");
     // What happened to that contact: its create on Sellsy, with the fields it carried.
-    let (status, hist) = api(&w, &c, reqwest::Method::GET, "/api/history?record=oauth@example.com", None).await;
+    let (status, hist) = api(
+        &w,
+        &c,
+        reqwest::Method::GET,
+        "/api/history?record=oauth@example.com",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let hist = hist.as_array().unwrap().clone();
     let create = hist
@@ -362,7 +369,14 @@ async fn oauth_both_apps_through_the_consent_pages_state_is_single_use() {
         .unwrap_or_else(|| panic!("no Sellsy create in {hist:?}"));
     assert_eq!(create["pair"], pair.as_str());
     assert_eq!(create["outcome"], "applied");
-    assert!(create["changes"].as_array().unwrap().iter().any(|c| c["field"] == "email"), "{create}");
+    assert!(
+        create["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "email"),
+        "{create}"
+    );
     w.stop().await;
 }
 
@@ -642,7 +656,10 @@ async fn install_and_uninstall_webhooks_add_and_remove_location_connections() {
     assert!(res.status().is_success());
     let deadline = Instant::now() + Duration::from_secs(20);
     while has(&connection_accounts(&w, &c).await, "loc-third") {
-        assert!(Instant::now() < deadline, "UNINSTALL did not remove loc-third");
+        assert!(
+            Instant::now() < deadline,
+            "UNINSTALL did not remove loc-third"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The other locations stay connected.
@@ -664,57 +681,183 @@ async fn pairs_api_validates_and_answers_json_errors() {
     let g = conns.iter().find(|c| c["app"] == "ghl").unwrap()["id"].clone();
     let s = conns.iter().find(|c| c["app"] == "sellsy").unwrap()["id"].clone();
     // Bad input: 4xx with {"error","detail"}.
-    let (status, body) = api(&w, &c, reqwest::Method::POST, "/api/pairs", Some(json!({"ghl": g}))).await;
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/pairs",
+        Some(json!({"ghl": g})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["detail"].as_str().unwrap().contains("sellsy"), "{body}");
-    let (status, body) = api(&w, &c, reqwest::Method::POST, "/api/pairs", Some(json!({"ghl": s, "sellsy": g}))).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("sellsy"),
+        "{body}"
+    );
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/pairs",
+        Some(json!({"ghl": s, "sellsy": g})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = api(&w, &c, reqwest::Method::POST, "/api/pairs", Some(json!({"ghl": "ghl-nope", "sellsy": s}))).await;
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/pairs",
+        Some(json!({"ghl": "ghl-nope", "sellsy": s})),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, created) = api(&w, &c, reqwest::Method::POST, "/api/pairs", Some(json!({"ghl": g, "sellsy": s}))).await;
+    let (status, created) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/pairs",
+        Some(json!({"ghl": g, "sellsy": s})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     let id = created["id"].as_str().unwrap().to_string();
-    let (status, _) = api(&w, &c, reqwest::Method::POST, "/api/pairs", Some(json!({"ghl": g, "sellsy": s}))).await;
+    let (status, _) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/pairs",
+        Some(json!({"ghl": g, "sellsy": s})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     // Config: refused with the key named, accepted when valid, read back.
-    let (status, body) = api(&w, &c, reqwest::Method::PUT, &format!("/api/pairs/{id}/config"),
-        Some(json!({"config": "[sync]\npoll_interval_minutes = 99\n"}))).await;
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::PUT,
+        &format!("/api/pairs/{id}/config"),
+        Some(json!({"config": "[sync]\npoll_interval_minutes = 99\n"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["detail"].as_str().unwrap().contains("poll_interval_minutes"), "{body}");
-    let (status, body) = api(&w, &c, reqwest::Method::PUT, &format!("/api/pairs/{id}/config"),
-        Some(json!({"config": "[sync]\nbogus = 1\n"}))).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("poll_interval_minutes"),
+        "{body}"
+    );
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::PUT,
+        &format!("/api/pairs/{id}/config"),
+        Some(json!({"config": "[sync]\nbogus = 1\n"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["detail"].as_str().unwrap().contains("bogus"), "{body}");
     let good = "[sync]\npoll_interval_minutes = 2\n";
-    let (status, _) = api(&w, &c, reqwest::Method::PUT, &format!("/api/pairs/{id}/config"), Some(json!({"config": good}))).await;
+    let (status, _) = api(
+        &w,
+        &c,
+        reqwest::Method::PUT,
+        &format!("/api/pairs/{id}/config"),
+        Some(json!({"config": good})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, body) = api(&w, &c, reqwest::Method::GET, &format!("/api/pairs/{id}/config"), None).await;
+    let (_, body) = api(
+        &w,
+        &c,
+        reqwest::Method::GET,
+        &format!("/api/pairs/{id}/config"),
+        None,
+    )
+    .await;
     assert_eq!(body["config"], good);
-    let (status, body) = api(&w, &c, reqwest::Method::POST, "/api/pairs/pair-nope/sync", None).await;
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/pairs/pair-nope/sync",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
-    let (status, body) = api(&w, &c, reqwest::Method::POST, &format!("/api/pairs/{id}/sync"), None).await;
+    let (status, body) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        &format!("/api/pairs/{id}/sync"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     // The document lists the routes, from the handlers.
-    let doc: Value = reqwest::get(w.url("/api/openapi.json")).await.unwrap().json().await.unwrap();
+    let doc: Value = reqwest::get(w.url("/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/api/connections", "/api/connections/{id}", "/api/pairs", "/api/pairs/{id}/config",
-                 "/api/pairs/{id}/sync", "/api/pairs/{id}/status", "/api/history", "/api/conflicts",
-                 "/api/conflicts/{id}/resolve", "/api/ops"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} in the OpenAPI document");
+    for path in [
+        "/api/connections",
+        "/api/connections/{id}",
+        "/api/pairs",
+        "/api/pairs/{id}/config",
+        "/api/pairs/{id}/sync",
+        "/api/pairs/{id}/status",
+        "/api/history",
+        "/api/conflicts",
+        "/api/conflicts/{id}/resolve",
+        "/api/ops",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} in the OpenAPI document"
+        );
     }
-    let (status, ops) = api(&w, &c, reqwest::Method::GET, "/api/ops?app=ghl&kind=action", None).await;
+    let (status, ops) = api(
+        &w,
+        &c,
+        reqwest::Method::GET,
+        "/api/ops?app=ghl&kind=action",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(ops.as_array().unwrap().iter().any(|o| o["id"] == "contacts.create-contact"));
+    assert!(ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["id"] == "contacts.create-contact"));
     let (status, _) = api(&w, &c, reqwest::Method::GET, "/api/ops?app=zoho", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Conflicts and history answer JSON arrays; a malformed conflict id is a 400.
     let (status, body) = api(&w, &c, reqwest::Method::GET, "/api/conflicts", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.is_array());
-    let (status, _) = api(&w, &c, reqwest::Method::POST, "/api/conflicts/7/resolve", Some(json!({"take": "ghl"}))).await;
+    let (status, _) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        "/api/conflicts/7/resolve",
+        Some(json!({"take": "ghl"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = api(&w, &c, reqwest::Method::POST, &format!("/api/conflicts/{id}:1/resolve"), Some(json!({"take": "both"}))).await;
+    let (status, _) = api(
+        &w,
+        &c,
+        reqwest::Method::POST,
+        &format!("/api/conflicts/{id}:1/resolve"),
+        Some(json!({"take": "both"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     w.stop().await;
 }
