@@ -394,3 +394,84 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+/// An OAuth location connection made through the emulator's consent page (approved at
+/// once) and stored as `hlbridge connect ghl` would.
+async fn oauth_connection(env: &Env) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = "http://127.0.0.1:9/callback";
+    let res = http
+        .get(format!("{}/oauth/chooselocation", env.ghl.base_url))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", env.ghl_cfg.client_id.as_str()),
+            ("redirect_uri", redirect),
+            ("scope", "contacts.readonly contacts.write locations.readonly"),
+            ("approve", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    let code = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let exec = std::sync::Arc::new(
+        hlbridge_core::http::Executor::new(
+            &env.ghl.base_url,
+            std::sync::Arc::new(hlbridge_ghl::flavor::GhlFlavor),
+            std::sync::Arc::new(hlbridge_core::rate::RateBudget::ghl_default()),
+            None,
+        )
+        .unwrap(),
+    );
+    let oauth = hlbridge_ghl::oauth::GhlOAuth::new(
+        exec,
+        &env.ghl_cfg.client_id,
+        &env.ghl_cfg.client_secret,
+        hlbridge_ghl::oauth::UserType::Location,
+    );
+    let tokens = oauth.exchange_code(&code, Some(redirect)).await.unwrap();
+    let registry = hlbridge_accounts::Registry::open(&env.dir.join("state.sqlite")).unwrap();
+    let accounts = hlbridge_accounts::Accounts::new(
+        std::sync::Arc::new(registry),
+        hlbridge_accounts::Budgets::default(),
+    );
+    let conns = accounts
+        .add_ghl_oauth(tokens, &env.ghl.base_url, &env.ghl_cfg.client_id, &env.ghl_cfg.client_secret)
+        .await
+        .unwrap();
+    conns[0].id.clone()
+}
+
+#[tokio::test]
+async fn two_processes_refreshing_at_once_spend_one_refresh_token() {
+    let env = start(0).await;
+    let conn = oauth_connection(&env).await;
+    let http = reqwest::Client::new();
+    for round in 0..3 {
+        // Every access token expires: both processes get a 401 and must refresh, with
+        // a refresh token the emulator accepts once.
+        let res = http
+            .post(format!("{}/emulator/expire-tokens", env.ghl.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+        let param = format!("locationId={}", env.ghl_cfg.location_id);
+        let args = ["ghl", "locations.get-location", "-p", param.as_str(), "--connection", conn.as_str()];
+        let (a, b) = tokio::join!(env.run(&args), env.run(&args));
+        assert_eq!(a.0, 0, "round {round}, first process: {}", a.2);
+        assert_eq!(b.0, 0, "round {round}, second process: {}", b.2);
+    }
+    let (code, out, _) = env.run(&["connections", "list", "--json"]).await;
+    assert_eq!(code, 0);
+    let list: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["status"], "ok", "{list:?}");
+}
