@@ -283,7 +283,8 @@ impl Rng {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let env = start(150, 150).await;
-    env.overlap(30);
+    let overlap = 30;
+    env.overlap(overlap);
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -297,6 +298,12 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let gc = env.ghl_client();
     let sc = env.sellsy_client();
     let ghl_ids: Vec<String> = env.ghl.state().contact_ids();
+    // Sellsy edits go to Sellsy-only contacts. The overlapping pairs are first
+    // linked (by e-mail) by whichever run gets there, possibly after both sides were
+    // edited; with no shadow yet, their differing fields (the seeds' first names and
+    // websites differ) are settled by the newest record, which takes every field of
+    // that record, including the other side's edit of another field. GHL edits still
+    // reach those pairs (GHL is then the newest record).
     let sellsy_ids: Vec<i64> = env
         .sellsy
         .state()
@@ -305,6 +312,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         .rows
         .keys()
         .copied()
+        .skip(overlap)
         .collect();
     let mut ghl_names: BTreeMap<String, String> = BTreeMap::new(); // email → first name
     let mut sellsy_sites: BTreeMap<String, String> = BTreeMap::new(); // email → website
@@ -397,7 +405,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         eprintln!("after kills: exit {c}: {out}{err}");
     }
     assert_eq!(code, 0);
-    let expected = 150 + 150 - 30 + created;
+    let expected = 150 + 150 - overlap + created;
     let ghl = env.ghl_contacts();
     let sellsy = env.sellsy_contacts();
     assert_eq!(ghl.len(), expected, "GHL count (created {created})");
