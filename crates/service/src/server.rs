@@ -62,7 +62,21 @@ pub async fn run(
         Registry::open(&opts.service.db_path).map_err(|e| ServiceError::Config(e.to_string()))?,
     );
     check_key_file(&opts.service.db_path)?;
-    let accounts = Accounts::new(registry, opts.budgets.clone());
+    // One budget per app for every client of this process (shared with other
+    // processes when backed by the database), so the metrics can read it.
+    let budgets = Budgets {
+        ghl: opts
+            .budgets
+            .ghl
+            .clone()
+            .or_else(|| Some(Arc::new(hlbridge_core::rate::RateBudget::ghl_default()))),
+        sellsy: opts
+            .budgets
+            .sellsy
+            .clone()
+            .or_else(|| Some(Arc::new(hlbridge_sellsy::flavor::default_budget()))),
+    };
+    let accounts = Accounts::new(registry, budgets);
     let state = AppState::new(opts.service.clone())?;
     state
         .db
@@ -123,12 +137,39 @@ pub async fn run(
     served.map_err(|e| ServiceError::Config(format!("the server stopped: {e}")))
 }
 
-/// Every 5 s: the pairs' sync lag and outbox depth.
+/// What each connected account may still send in its tightest window now.
+fn budget_gauges(state: &AppState, lead: &Lead) {
+    let Ok(conns) = lead.accounts.registry.list() else {
+        return;
+    };
+    for c in conns {
+        let (budget, key) = match c.app {
+            hlbridge_accounts::App::Ghl if c.kind.is_location() => (
+                lead.accounts.budgets.ghl.as_ref(),
+                format!("ghl:{}", c.account),
+            ),
+            hlbridge_accounts::App::Sellsy => (
+                lead.accounts.budgets.sellsy.as_ref(),
+                format!("sellsy:{}", c.account),
+            ),
+            _ => continue,
+        };
+        let Some(budget) = budget else { continue };
+        if let Some(left) = budget.usage(&key).iter().map(|u| u.left()).min() {
+            state
+                .metrics
+                .set_budget_remaining(&key, i64::try_from(left).unwrap_or(i64::MAX));
+        }
+    }
+}
+
+/// Every 5 s: the pairs' sync lag and outbox depth, each account's budget left.
 fn spawn_gauges(state: AppState, lead: Arc<Lead>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
             tick.tick().await;
+            budget_gauges(&state, &lead);
             let now = chrono::Utc::now();
             for (pair, run) in lead.runner.runs() {
                 if let Some(at) = run

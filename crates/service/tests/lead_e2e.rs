@@ -377,6 +377,30 @@ async fn oauth_both_apps_through_the_consent_pages_state_is_single_use() {
             .any(|c| c["field"] == "email"),
         "{create}"
     );
+    // Metrics: the pair's lag and outbox depth, each account's budget left.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = c
+            .get(w.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let lag = format!("hlbridge_sync_lag_seconds{{pair=\"{pair}\"}}");
+        if text.contains(&lag)
+            && text.contains("hlbridge_outbox_depth")
+            && text.contains("hlbridge_budget_remaining")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed the pair:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     w.stop().await;
 }
 
