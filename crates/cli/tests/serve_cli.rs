@@ -409,7 +409,10 @@ async fn oauth_connection(env: &Env) -> String {
             ("response_type", "code"),
             ("client_id", env.ghl_cfg.client_id.as_str()),
             ("redirect_uri", redirect),
-            ("scope", "contacts.readonly contacts.write locations.readonly"),
+            (
+                "scope",
+                "contacts.readonly contacts.write locations.readonly",
+            ),
             ("approve", "true"),
         ])
         .send()
@@ -444,7 +447,12 @@ async fn oauth_connection(env: &Env) -> String {
         hlbridge_accounts::Budgets::default(),
     );
     let conns = accounts
-        .add_ghl_oauth(tokens, &env.ghl.base_url, &env.ghl_cfg.client_id, &env.ghl_cfg.client_secret)
+        .add_ghl_oauth(
+            tokens,
+            &env.ghl.base_url,
+            &env.ghl_cfg.client_id,
+            &env.ghl_cfg.client_secret,
+        )
         .await
         .unwrap();
     conns[0].id.clone()
@@ -465,7 +473,14 @@ async fn two_processes_refreshing_at_once_spend_one_refresh_token() {
             .unwrap();
         assert!(res.status().is_success());
         let param = format!("locationId={}", env.ghl_cfg.location_id);
-        let args = ["ghl", "locations.get-location", "-p", param.as_str(), "--connection", conn.as_str()];
+        let args = [
+            "ghl",
+            "locations.get-location",
+            "-p",
+            param.as_str(),
+            "--connection",
+            conn.as_str(),
+        ];
         let (a, b) = tokio::join!(env.run(&args), env.run(&args));
         assert_eq!(a.0, 0, "round {round}, first process: {}", a.2);
         assert_eq!(b.0, 0, "round {round}, second process: {}", b.2);
@@ -474,4 +489,22 @@ async fn two_processes_refreshing_at_once_spend_one_refresh_token() {
     assert_eq!(code, 0);
     let list: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["status"], "ok", "{list:?}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_refuses_a_key_file_others_can_read_and_a_bad_listen_address() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = start(0).await;
+    env.pair().await;
+    let key = env.dir.join("state.sqlite.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, err) = env.run(&["serve", "--listen", "127.0.0.1:0"]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(!out.contains("listening on"));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, _, err) = env.run(&["serve", "--listen", "localhost"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("--listen"), "{err}");
 }
