@@ -346,7 +346,13 @@ impl Runner {
                     next = tokio::time::Instant::now() + interval;
                     r
                 }
-                Work::Hint(h) => eng.sync_hint(&h).await,
+                Work::Hint(h) => {
+                    hlbridge_engine::store::history::with_source(
+                        hlbridge_engine::store::history::WriteSource::Webhook,
+                        eng.sync_hint(&h),
+                    )
+                    .await
+                }
                 Work::Reload => continue,
             };
             self.update(&id, |r| {
