@@ -1,2 +1,6 @@
 //! No-code flows: a trigger, conditions, mapping and actions over every operation of
 //! both apps, with durable, replayable runs.
+//!
+//! - [`model`]: the flow file format (plain serde types; the JSON Schema comes from them).
+
+pub mod model;
