@@ -21,9 +21,9 @@
 //! **Across processes.** A budget built with [`RateBudget::with_shared`] keeps its
 //! windows, learned limits, 429 holds and daily exhaustion in the state database
 //! ([`SharedSlots`]) instead of in memory, so every process using that database file
-//! (CLI calls, `watch`, `sync`, `serve`) draws from the same allowance: one
-//! `BEGIN IMMEDIATE` transaction per slot, plus one per response that carries rate
-//! headers. Until a key's first response is observed, one request at a time is sent
+//! (CLI calls, `watch`, `sync`, `serve`) draws from the same allowance: short
+//! `BEGIN IMMEDIATE` transactions to take a slot and to settle it when its answer
+//! arrives (see [`shared`] for the in-flight rule). Until a key's first response is observed, one request at a time is sent
 //! for it across all processes (the cold-start probe, see [`shared`]). A budget without
 //! a shared store never touches a database. Should the database fail (locked past its
 //! busy timeout, read-only), [`RateBudget::try_acquire`] fails with the error naming

@@ -11,6 +11,18 @@
 //! frees (the same rules as the in-memory budget, see [`super`]). The database is in
 //! WAL mode with a busy timeout, so processes queue on the write lock rather than fail.
 //!
+//! **In flight.** A slot taken for a request about to be sent
+//! ([`super::RateBudget::try_take`], what the executor does) counts as in flight until
+//! [`super::RateBudget::settle`] says its answer arrived (or its send failed); from
+//! then on it counts from the answer. The server counted the request when it arrived,
+//! in between, so the shared count never frees a slot before the server does, even when
+//! a process stalls between taking a slot and sending. A slot never settled (its
+//! process died) stops counting as in flight after [`PENDING_MAX`].
+//!
+//! Per request that is two short write transactions (take, settle), plus one for a
+//! response whose headers teach something new (a different limit, requests counted by
+//! the server that no process here counted); the rest are reads.
+//!
 //! **Cold start.** Until a response for a key has been observed (its rate headers
 //! folded in by [`super::RateBudget::observe`], or a 429), at most one request for that
 //! key is in flight across all processes: taking a slot of an unobserved key also takes
