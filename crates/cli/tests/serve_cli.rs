@@ -370,6 +370,22 @@ async fn serve_runs_pairs_and_sigterm_mid_cycle_loses_nothing() {
         assert!(Instant::now() < deadline, "the pair's sync did not start");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The requests of the pair's sync are counted by app, operation and status.
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hlbridge_requests_total{app=\"sellsy\",operation=\"contacts.create-contact\",status=\"201\"}")
+            || metrics.contains("hlbridge_requests_total{app=\"sellsy\",operation=\"contacts.create-contact\",status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hlbridge_requests_total{app=\"ghl\""), "{metrics}");
     let pid = child.id().unwrap() as i32;
     // SAFETY: sending a signal to our own child process.
     unsafe { libc_kill(pid, 15) };

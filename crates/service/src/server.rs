@@ -121,6 +121,7 @@ pub async fn run(
     );
     let housekeeping = crate::spawn_housekeeping(&state);
     let gauges = spawn_gauges(state.clone(), lead.clone());
+    hlbridge_core::http::set_request_observer(Arc::new(RequestMetrics(state.metrics.clone())));
     let addr = listener
         .local_addr()
         .map_err(|e| ServiceError::Config(e.to_string()))?;
@@ -135,6 +136,20 @@ pub async fn run(
     housekeeping.abort();
     gauges.abort();
     served.map_err(|e| ServiceError::Config(format!("the server stopped: {e}")))
+}
+
+/// Every API request of this process (the pairs' syncs, the OAuth exchanges, the
+/// agency's location tokens) counted in the metrics.
+struct RequestMetrics(crate::Metrics);
+
+impl hlbridge_core::http::RequestObserver for RequestMetrics {
+    fn on_response(&self, app: &str, operation: &str, status: u16) {
+        self.0.record_request(app, operation, status);
+    }
+
+    fn on_retry(&self, app: &str, operation: &str) {
+        self.0.record_retry(app, operation);
+    }
 }
 
 /// What each connected account may still send in its tightest window now.
