@@ -21,6 +21,19 @@ async fn emulator() -> SellsyEmulator {
     .unwrap()
 }
 
+/// A state database of its own for each run (rate windows never leak between tests).
+fn fresh_db() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!("hlbridge-sellsy-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    format!(
+        "sqlite://{}",
+        dir.join(format!("state-{n}.sqlite")).display()
+    )
+}
+
 async fn run(base: &str, args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hlbridge"))
         .arg("sellsy")
@@ -30,6 +43,7 @@ async fn run(base: &str, args: &[&str]) -> (i32, String, String) {
         .env("HLBRIDGE_SELLSY_CLIENT_SECRET", SECRET)
         .env_remove("HLBRIDGE_SELLSY_TOKEN_URL")
         .env_remove("HLBRIDGE_SELLSY_TOKEN")
+        .env("HLBRIDGE_DATABASE_URL", fresh_db())
         .stdin(Stdio::null())
         .output()
         .await

@@ -202,6 +202,20 @@ impl Env {
     }
 }
 
+/// A state database of its own for one run of the binary (unless the test gives one):
+/// rate windows and tokens never leak from one test into another.
+pub fn fresh_database_url() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!("hlbridge-cli-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp folder");
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    format!(
+        "sqlite://{}",
+        dir.join(format!("state-{n}.sqlite")).display()
+    )
+}
+
 /// Run the binary with exactly these `HLBRIDGE_GHL_*` variables (others removed).
 pub async fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Out {
     let mut cmd = tokio::process::Command::new(BIN);
@@ -218,6 +232,9 @@ pub async fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Out {
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
+    }
+    if !env.iter().any(|(k, _)| *k == "HLBRIDGE_DATABASE_URL") {
+        cmd.env("HLBRIDGE_DATABASE_URL", fresh_database_url());
     }
     for (k, v) in env {
         cmd.env(k, v);
