@@ -385,7 +385,10 @@ async fn serve_runs_pairs_and_sigterm_mid_cycle_loses_nothing() {
             || metrics.contains("hlbridge_requests_total{app=\"sellsy\",operation=\"contacts.create-contact\",status=\"200\"}"),
         "{metrics}"
     );
-    assert!(metrics.contains("hlbridge_requests_total{app=\"ghl\""), "{metrics}");
+    assert!(
+        metrics.contains("hlbridge_requests_total{app=\"ghl\""),
+        "{metrics}"
+    );
     let pid = child.id().unwrap() as i32;
     // SAFETY: sending a signal to our own child process.
     unsafe { libc_kill(pid, 15) };
