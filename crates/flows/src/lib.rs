@@ -4,3 +4,4 @@
 //! - [`model`]: the flow file format (plain serde types; the JSON Schema comes from them).
 
 pub mod model;
+pub mod run;
