@@ -67,7 +67,13 @@ async fn up_once(dir: &Path, extra: &[&str]) -> String {
     assert_eq!(status.code(), Some(0));
     let mut err = String::new();
     use tokio::io::AsyncReadExt;
-    child.stderr.take().unwrap().read_to_string(&mut err).await.unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
     assert!(err.contains("stopped: the next `hlbridge up`"), "{err}");
     out
 }
@@ -105,14 +111,23 @@ async fn up_reuses_its_sandbox_folder_and_fresh_starts_over() {
         }
     }
     let conns = connections(&dir);
-    assert!(conns.contains("\"pit\"") && conns.contains("client-credentials"), "{conns}");
+    assert!(
+        conns.contains("\"pit\"") && conns.contains("client-credentials"),
+        "{conns}"
+    );
 
     up_once(&dir, &[]).await;
-    assert_eq!(std::fs::read_to_string(dir.join("admin-password")).unwrap(), password);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("admin-password")).unwrap(),
+        password
+    );
     assert_eq!(connections(&dir), conns, "the same connections are reused");
 
     let fresh = up_once(&dir, &["--fresh"]).await;
     assert!(fresh.contains("--fresh: removed"), "{fresh}");
-    assert_ne!(std::fs::read_to_string(dir.join("admin-password")).unwrap(), password);
+    assert_ne!(
+        std::fs::read_to_string(dir.join("admin-password")).unwrap(),
+        password
+    );
     std::fs::remove_dir_all(&root).ok();
 }
