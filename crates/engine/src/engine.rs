@@ -30,12 +30,17 @@ impl Budgets {
     /// Budgets kept in the state database at `database_url` (`sqlite://PATH`), shared
     /// with every process using it; in-process ones when it cannot be opened.
     pub fn shared(database_url: &str) -> Budgets {
-        let Some(path) = database_url.strip_prefix("sqlite://").filter(|p| !p.is_empty()) else {
+        let Some(path) = database_url
+            .strip_prefix("sqlite://")
+            .filter(|p| !p.is_empty())
+        else {
             return Budgets::default();
         };
         match hlbridge_core::rate::SharedSlots::open(std::path::Path::new(path)) {
             Ok(slots) => Budgets {
-                ghl: Some(Arc::new(RateBudget::ghl_default().with_shared(slots.clone()))),
+                ghl: Some(Arc::new(
+                    RateBudget::ghl_default().with_shared(slots.clone()),
+                )),
                 sellsy: Some(Arc::new(
                     hlbridge_sellsy::flavor::default_budget().with_shared(slots),
                 )),

@@ -345,12 +345,24 @@ mod tests {
         .unwrap();
         assert_eq!(flow.steps.len(), 3);
         assert!(matches!(flow.steps[1].kind, StepKind::Action(_)));
-        assert_eq!(flow.steps[1].on_error, Some(OnError::Mode(ErrorMode::Continue)));
+        assert_eq!(
+            flow.steps[1].on_error,
+            Some(OnError::Mode(ErrorMode::Continue))
+        );
         let schema = json_schema().to_string();
-        for word in ["find_or_create", "for_each", "call_flow", "schedule", "tag_present"] {
+        for word in [
+            "find_or_create",
+            "for_each",
+            "call_flow",
+            "schedule",
+            "tag_present",
+        ] {
             assert!(schema.contains(word), "{word} in the schema");
         }
-        assert_eq!(split_operation("sellsy:tasks.create-task"), Some((App::Sellsy, "tasks.create-task")));
+        assert_eq!(
+            split_operation("sellsy:tasks.create-task"),
+            Some((App::Sellsy, "tasks.create-task"))
+        );
         assert_eq!(split_operation("zoho:x"), None);
     }
 }
