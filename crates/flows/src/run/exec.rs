@@ -1,0 +1,395 @@
+//! The executor: starts, resumes and replays runs, recording every step.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::store::{RunStore, StoreError};
+use super::{Apps, RunOutcome, TriggerItem};
+use crate::model::{Flow, Step, StepKind};
+use crate::template::Templates;
+
+/// Look up a flow by name: the flow and its version (the registry, or the file).
+pub type FlowLookup = dyn Fn(&str) -> Option<(Flow, i64)> + Send + Sync;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type RunResult<T> = Result<T, RunError>;
+
+pub struct Executor {
+    pub(crate) apps: Apps,
+    pub(crate) store: Arc<RunStore>,
+    pub(crate) templates: Arc<Templates>,
+    pub(crate) flows: Option<Box<FlowLookup>>,
+}
+
+/// Where a run stopped.
+pub(crate) enum Stop {
+    /// A filter was false: the run is `skipped`.
+    Skipped(String),
+    /// A delay: the run is `waiting` until this RFC 3339 time.
+    Waiting(String),
+}
+
+/// A step failure: the step path and the message.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub path: String,
+    pub message: String,
+    pub unknown: bool,
+}
+
+/// One run's state while it executes.
+pub(crate) struct Ctx {
+    pub store: Arc<RunStore>,
+    pub run_id: i64,
+    pub flow: String,
+    pub version: i64,
+    pub key: String,
+    pub dry: bool,
+    pub scope: Value,
+    /// Dry run: the writes that would have been sent, in order.
+    pub writes: Vec<Value>,
+    /// Dry run: each step's path, input and output, in order.
+    pub trace: Vec<Value>,
+    pub depth: u32,
+}
+
+impl Ctx {
+    pub fn set_step(&mut self, id: &str, output: &Value) {
+        if let Some(steps) = self.scope.get_mut("steps").and_then(Value::as_object_mut) {
+            steps.insert(id.to_string(), json!({ "output": output }));
+        }
+    }
+}
+
+impl Executor {
+    pub fn new(apps: Apps, store: Arc<RunStore>, templates: Arc<Templates>) -> Executor {
+        Executor {
+            apps,
+            store,
+            templates,
+            flows: None,
+        }
+    }
+
+    /// Flows reachable by `call_flow`, and the flows of runs resumed by
+    /// [`Executor::resume_all`] / [`Executor::resume_due`].
+    pub fn with_flows(mut self, lookup: Box<FlowLookup>) -> Executor {
+        self.flows = Some(lookup);
+        self
+    }
+
+    pub fn store(&self) -> &RunStore {
+        &self.store
+    }
+
+    fn scope(&self, item: &Value, previous: Option<&Value>) -> Value {
+        json!({
+            "trigger": item,
+            "previous": previous.cloned().unwrap_or(Value::Null),
+            "steps": {},
+            "pair": self.apps.pair,
+            "now": chrono::Utc::now().to_rfc3339(),
+        })
+    }
+
+    /// Start a run of `flow` for `item`. A second start with the same (flow name,
+    /// version, key) returns the existing run and executes nothing.
+    pub async fn start(&self, flow: &Flow, version: i64, item: TriggerItem) -> RunResult<RunOutcome> {
+        self.start_with(flow, version, item, None, 0).await
+    }
+
+    pub(crate) async fn start_with(
+        &self,
+        flow: &Flow,
+        version: i64,
+        item: TriggerItem,
+        replay_of: Option<i64>,
+        depth: u32,
+    ) -> RunResult<RunOutcome> {
+        let trigger = json!({"payload": item.payload, "previous": item.previous});
+        let id = match self
+            .store
+            .insert_run(&flow.name, version, &item.key, &trigger, replay_of)?
+        {
+            Ok(id) => id,
+            Err(existing) => return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new()),
+        };
+        let mut ctx = Ctx {
+            store: self.store.clone(),
+            run_id: id,
+            flow: flow.name.clone(),
+            version,
+            key: item.key,
+            dry: false,
+            scope: self.scope(&item.payload, item.previous.as_ref()),
+            writes: Vec::new(),
+            trace: Vec::new(),
+            depth,
+        };
+        self.drive(flow, &mut ctx).await
+    }
+
+    /// Run (or continue) every step of `flow` in `ctx`, then record the run's status.
+    pub(crate) async fn drive(&self, flow: &Flow, ctx: &mut Ctx) -> RunResult<RunOutcome> {
+        let result = self.run_steps(ctx, &flow.steps, String::new()).await;
+        match result {
+            Ok(None) => ctx.store.finish_run(ctx.run_id, "ok", None, None)?,
+            Ok(Some(Stop::Skipped(path))) => {
+                let why = format!("filter {path} was false");
+                ctx.store.finish_run(ctx.run_id, "skipped", Some(&why), None)?
+            }
+            Ok(Some(Stop::Waiting(at))) => ctx.store.set_waiting(ctx.run_id, &at)?,
+            Err(f) => {
+                if !flow.on_failure.is_empty() && !f.unknown {
+                    if let Some(scope) = ctx.scope.as_object_mut() {
+                        scope.insert("error".into(), json!({"message": f.message, "step": f.path}));
+                    }
+                    // The failure handler's own failures are recorded on its steps; the
+                    // run stays failed with the original error.
+                    let _ = self
+                        .run_steps(ctx, &flow.on_failure, "on_failure.".to_string())
+                        .await;
+                }
+                ctx.store
+                    .finish_run(ctx.run_id, "failed", Some(&f.message), Some(&f.path))?
+            }
+        }
+        let writes = std::mem::take(&mut ctx.writes);
+        let trace = std::mem::take(&mut ctx.trace);
+        Self::outcome(&ctx.store, ctx.run_id, false, writes, trace)
+    }
+
+    fn outcome(
+        store: &RunStore,
+        id: i64,
+        existing: bool,
+        writes: Vec<Value>,
+        trace: Vec<Value>,
+    ) -> RunResult<RunOutcome> {
+        let run = store
+            .get(id)?
+            .ok_or_else(|| RunError::Refused(format!("run {id} vanished from the store")))?;
+        Ok(RunOutcome {
+            run_id: id,
+            status: run.status,
+            error: run.error,
+            failed_step: run.failed_step,
+            existing,
+            writes,
+            trace,
+        })
+    }
+
+    /// Rebuild a run's context from the store (the steps reuse their recorded outputs).
+    fn reload(&self, run_id: i64, dry: bool) -> RunResult<(super::RunRecord, Ctx)> {
+        let run = self
+            .store
+            .get(run_id)?
+            .ok_or_else(|| RunError::Refused(format!("no run {run_id}: see `hlbridge runs list`")))?;
+        let payload = run.trigger.get("payload").cloned().unwrap_or(Value::Null);
+        let previous = run.trigger.get("previous").filter(|v| !v.is_null()).cloned();
+        let ctx = Ctx {
+            store: self.store.clone(),
+            run_id,
+            flow: run.flow.clone(),
+            version: run.version,
+            key: run.run_key.clone(),
+            dry,
+            scope: self.scope(&payload, previous.as_ref()),
+            writes: Vec::new(),
+            trace: Vec::new(),
+            depth: 0,
+        };
+        Ok((run, ctx))
+    }
+
+    /// Continue run `run_id` with `flow` (recorded steps are not run again).
+    pub async fn resume(&self, run_id: i64, flow: &Flow) -> RunResult<RunOutcome> {
+        let (_, mut ctx) = self.reload(run_id, false)?;
+        self.store.finish_run(run_id, "running", None, None)?;
+        self.drive(flow, &mut ctx).await
+    }
+
+    fn flow_of(&self, run: &super::RunRecord) -> Result<Flow, String> {
+        let lookup = self
+            .flows
+            .as_ref()
+            .ok_or("no flows known to the executor (Executor::with_flows)")?;
+        match lookup(&run.flow) {
+            Some((flow, v)) if v == run.version => Ok(flow),
+            Some((_, v)) => Err(format!(
+                "run {} is of {} version {}, but version {v} is deployed; replay it with `hlbridge runs replay {} --latest-version`",
+                run.id, run.flow, run.version, run.id
+            )),
+            None => Err(format!("run {}: flow {} is not known", run.id, run.flow)),
+        }
+    }
+
+    /// Continue every run a crash left `running`. Returns the outcomes (and, for runs
+    /// whose flow is gone, the reason they stay as they are).
+    pub async fn resume_all(&self) -> RunResult<Vec<Result<RunOutcome, String>>> {
+        let ids = self.store.ids_with_status("running", None)?;
+        self.resume_ids(ids).await
+    }
+
+    /// Continue the `waiting` runs whose delay is over.
+    pub async fn resume_due(&self) -> RunResult<Vec<Result<RunOutcome, String>>> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ids = self.store.ids_with_status("waiting", Some(&now))?;
+        self.resume_ids(ids).await
+    }
+
+    async fn resume_ids(&self, ids: Vec<i64>) -> RunResult<Vec<Result<RunOutcome, String>>> {
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(run) = self.store.get(id)? else { continue };
+            match self.flow_of(&run) {
+                Ok(flow) => out.push(Ok(self.resume(id, &flow).await?)),
+                Err(why) => out.push(Err(why)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replay run `run_id` as a new run (key `replay:<orig>:<n>`): from its failed step
+    /// (earlier steps' recorded outputs reused, never re-sent) or from the start.
+    /// `flow`/`version` is the flow to run: the run's own version, or the latest one
+    /// (refused when a step the run relies on is gone).
+    pub async fn replay(
+        &self,
+        run_id: i64,
+        from_failed_step: bool,
+        flow: &Flow,
+        version: i64,
+    ) -> RunResult<RunOutcome> {
+        let (orig, _) = self.reload(run_id, false)?;
+        if orig.flow != flow.name {
+            return Err(RunError::Refused(format!(
+                "run {run_id} is of flow {}, not {}",
+                orig.flow, flow.name
+            )));
+        }
+        if from_failed_step && orig.status != "failed" {
+            return Err(RunError::Refused(format!(
+                "run {run_id} is {}, not failed: replay it --from-start",
+                orig.status
+            )));
+        }
+        let steps = self.store.steps(run_id)?;
+        if from_failed_step && version != orig.version {
+            let ids = super::steps::step_paths(&flow.steps);
+            for s in steps.iter().filter(|s| s.status == "ok") {
+                let base = super::steps::strip_indexes(&s.step_path);
+                if !ids.contains(&base) {
+                    return Err(RunError::Refused(format!(
+                        "version {version} of {} has no step {base}, which run {run_id} relies on: replay --from-start",
+                        flow.name
+                    )));
+                }
+            }
+        }
+        let n = self.store.replay_count(run_id)? + 1;
+        let key = format!("replay:{run_id}:{n}");
+        let trigger = orig.trigger.clone();
+        let id = match self
+            .store
+            .insert_run(&flow.name, version, &key, &trigger, Some(run_id))?
+        {
+            Ok(id) => id,
+            Err(existing) => return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new()),
+        };
+        if from_failed_step {
+            self.store.copy_ok_steps(run_id, id)?;
+        }
+        let (_, mut ctx) = self.reload(id, false)?;
+        self.drive(flow, &mut ctx).await
+    }
+
+    /// `flow test`: run `flow` on `item` without recording anything. Reads are real;
+    /// every write is replaced by a printout of its exact request (in
+    /// [`RunOutcome::writes`]) and the fake output `{"dry_run": true}`.
+    pub async fn dry_run(&self, flow: &Flow, item: TriggerItem) -> RunResult<RunOutcome> {
+        // The dry run keeps its records in a private in-memory store.
+        let scratch = Arc::new(RunStore::open(std::path::Path::new(":memory:"))?);
+        let trigger = json!({"payload": item.payload, "previous": item.previous});
+        let id = match scratch.insert_run(&flow.name, 0, &item.key, &trigger, None)? {
+            Ok(id) | Err(id) => id,
+        };
+        let mut ctx = Ctx {
+            store: scratch,
+            run_id: id,
+            flow: flow.name.clone(),
+            version: 0,
+            key: item.key,
+            dry: true,
+            scope: self.scope(&item.payload, item.previous.as_ref()),
+            writes: Vec::new(),
+            trace: Vec::new(),
+            depth: 0,
+        };
+        self.drive(flow, &mut ctx).await
+    }
+
+    /// Run the sub-flow `name` with `input` as its trigger, waiting for it.
+    pub(crate) async fn call_flow(
+        &self,
+        ctx: &Ctx,
+        path: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<Value, String> {
+        if ctx.depth >= 5 {
+            return Err(format!("{path}: call_flow nested more than 5 deep (a flow calling itself?)"));
+        }
+        let lookup = self.flows.as_ref().ok_or_else(|| {
+            format!("{path}: call_flow `{name}` needs the deployed flows (none are known here)")
+        })?;
+        let (flow, version) =
+            lookup(name).ok_or_else(|| format!("{path}: call_flow: no flow named `{name}`; deploy it first"))?;
+        let item = TriggerItem {
+            key: format!("call:{}:{}", ctx.run_id, path),
+            payload: input,
+            previous: None,
+        };
+        let out = if ctx.dry {
+            Box::pin(self.dry_run(&flow, item)).await
+        } else {
+            Box::pin(self.start_with(&flow, version, item, None, ctx.depth + 1)).await
+        }
+        .map_err(|e| format!("{path}: {e}"))?;
+        if out.status == "failed" {
+            return Err(format!(
+                "{path}: flow {name} (run {}) failed: {}",
+                out.run_id,
+                out.error.unwrap_or_default()
+            ));
+        }
+        Ok(json!({"run_id": out.run_id, "status": out.status, "writes": out.writes}))
+    }
+}
+
+/// The output object of a map step, rendered.
+pub(crate) fn object(map: Map<String, Value>) -> Value {
+    Value::Object(map)
+}
+
+pub(crate) fn kind_name(step: &Step) -> &'static str {
+    match step.kind {
+        StepKind::Filter(_) => "filter",
+        StepKind::Map(_) => "map",
+        StepKind::Action(_) => "action",
+        StepKind::FindOrCreate(_) => "find_or_create",
+        StepKind::Branch(_) => "branch",
+        StepKind::ForEach(_) => "for_each",
+        StepKind::Delay(_) => "delay",
+        StepKind::CallFlow(_) => "call_flow",
+    }
+}

@@ -1,0 +1,392 @@
+//! The step kinds. Every step is recorded under its path (`loop[3].create`); a step
+//! recorded `ok` is not run again on resume: its output is reused, so a resumed run
+//! takes the same branches and loop items.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::{json, Map, Value};
+
+use super::call::{self, Resolved};
+use super::exec::{kind_name, object, Ctx, Executor, Failure, Stop};
+use crate::model::{Call, Delay, ErrorMode, OnError, Step, StepKind};
+use crate::template::eval_conditions;
+
+type StepsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Stop>, Failure>> + Send + 'a>>;
+
+/// Loops run at most this many items unless `max` says fewer.
+pub const FOR_EACH_LIMIT: usize = 1000;
+
+fn fail(path: &str, message: impl Into<String>) -> Failure {
+    Failure {
+        path: path.to_string(),
+        message: message.into(),
+        unknown: false,
+    }
+}
+
+/// Every step id path of `steps`, loop indexes left out (`loop.create`).
+pub fn step_paths(steps: &[Step]) -> Vec<String> {
+    let mut out = Vec::new();
+    collect(steps, "", &mut out);
+    out
+}
+
+fn collect(steps: &[Step], prefix: &str, out: &mut Vec<String>) {
+    for s in steps {
+        let path = format!("{prefix}{}", s.id);
+        out.push(path.clone());
+        match &s.kind {
+            StepKind::Branch(b) => {
+                for c in &b.cases {
+                    collect(&c.steps, &format!("{path}."), out);
+                }
+                collect(&b.otherwise, &format!("{path}."), out);
+            }
+            StepKind::ForEach(f) => collect(&f.steps, &format!("{path}."), out),
+            _ => {}
+        }
+        if let Some(OnError::Steps { steps }) = &s.on_error {
+            collect(steps, &format!("{path}.on_error."), out);
+        }
+    }
+}
+
+/// `loop[3].create` → `loop.create`.
+pub fn strip_indexes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Executor {
+    pub(crate) fn run_steps<'a>(&'a self, ctx: &'a mut Ctx, steps: &'a [Step], prefix: String) -> StepsFuture<'a> {
+        Box::pin(async move {
+            for step in steps {
+                let path = format!("{prefix}{}", step.id);
+                if let Some(stop) = self.run_step(ctx, step, &path).await? {
+                    return Ok(Some(stop));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    async fn run_step(&self, ctx: &mut Ctx, step: &Step, path: &str) -> Result<Option<Stop>, Failure> {
+        let store = ctx.store.clone();
+        let recorded = store.step(ctx.run_id, path).map_err(|e| fail(path, e.to_string()))?;
+        if let Some(rec) = &recorded {
+            match rec.status.as_str() {
+                "ok" => {
+                    let out = rec.output.clone().unwrap_or(Value::Null);
+                    // Containers re-enter to reach their recorded children; others reuse.
+                    if !matches!(step.kind, StepKind::Branch(_) | StepKind::ForEach(_)) {
+                        ctx.set_step(&step.id, &out);
+                        return Ok(None);
+                    }
+                }
+                "skipped" => return Ok(Some(Stop::Skipped(path.to_string()))),
+                "continued" => {
+                    ctx.set_step(&step.id, &Value::Null);
+                    return Ok(None);
+                }
+                _ => {}
+            }
+        }
+        let attempt = recorded.as_ref().map(|r| r.attempt + 1).unwrap_or(1);
+        let mut requests = Vec::new();
+        let result = self.exec_kind(ctx, step, path, recorded.as_ref(), attempt, &mut requests).await;
+        let requests = Value::Array(requests);
+        let db = |e: super::StoreError| fail(path, e.to_string());
+        match result {
+            Ok(Exit::Output(out)) => {
+                store.end_step(ctx.run_id, path, "ok", Some(&out), None, &requests).map_err(db)?;
+                if ctx.dry {
+                    ctx.trace.push(json!({"step": path, "kind": kind_name(step), "output": out}));
+                }
+                ctx.set_step(&step.id, &out);
+                Ok(None)
+            }
+            Ok(Exit::Stop(stop)) => {
+                let status = match stop {
+                    Stop::Skipped(_) => "skipped",
+                    Stop::Waiting(_) => "waiting",
+                };
+                store.end_step(ctx.run_id, path, status, None, None, &requests).map_err(db)?;
+                if ctx.dry {
+                    ctx.trace.push(json!({"step": path, "kind": kind_name(step), "status": status}));
+                }
+                Ok(Some(stop))
+            }
+            Err(f) if f.unknown => {
+                store.end_step(ctx.run_id, path, "unknown", None, Some(&f.message), &requests).map_err(db)?;
+                Err(f)
+            }
+            Err(f) => {
+                store.end_step(ctx.run_id, path, "failed", None, Some(&f.message), &requests).map_err(db)?;
+                if ctx.dry {
+                    ctx.trace.push(json!({"step": path, "kind": kind_name(step), "error": f.message}));
+                }
+                match &step.on_error {
+                    None | Some(OnError::Mode(ErrorMode::Fail)) => Err(f),
+                    Some(OnError::Mode(ErrorMode::Continue)) => {
+                        store.end_step(ctx.run_id, path, "continued", None, Some(&f.message), &requests).map_err(db)?;
+                        ctx.set_step(&step.id, &Value::Null);
+                        Ok(None)
+                    }
+                    Some(OnError::Steps { steps }) => {
+                        if let Some(scope) = ctx.scope.as_object_mut() {
+                            scope.insert("error".into(), json!({"message": f.message, "step": f.path}));
+                        }
+                        let stop = self.run_steps(ctx, steps, format!("{path}.on_error.")).await?;
+                        store.end_step(ctx.run_id, path, "continued", None, Some(&f.message), &requests).map_err(db)?;
+                        ctx.set_step(&step.id, &Value::Null);
+                        Ok(stop)
+                    }
+                }
+            }
+        }
+    }
+
+    fn render(&self, ctx: &Ctx, path: &str, what: &str, v: &Value) -> Result<Value, Failure> {
+        self.templates
+            .render(v, &ctx.scope)
+            .map_err(|e| fail(path, format!("{path}: {what}: {e}")))
+    }
+
+    async fn exec_kind(
+        &self,
+        ctx: &mut Ctx,
+        step: &Step,
+        path: &str,
+        recorded: Option<&super::StepRecord>,
+        attempt: i64,
+        requests: &mut Vec<Value>,
+    ) -> Result<Exit, Failure> {
+        let store = ctx.store.clone();
+        let db = |e: super::StoreError| fail(path, e.to_string());
+        match &step.kind {
+            StepKind::Filter(c) => {
+                store.begin_step(ctx.run_id, path, attempt, &Value::Null).map_err(db)?;
+                let pass = eval_conditions(&self.templates, c, &ctx.scope)
+                    .map_err(|e| fail(path, format!("{path}: filter: {e}")))?;
+                Ok(if pass { Exit::Output(json!(true)) } else { Exit::Stop(Stop::Skipped(path.into())) })
+            }
+            StepKind::Map(m) => {
+                let input = Value::Object(m.clone().into_iter().collect());
+                store.begin_step(ctx.run_id, path, attempt, &input).map_err(db)?;
+                Ok(Exit::Output(self.render(ctx, path, "map", &input)?))
+            }
+            StepKind::Action(c) => {
+                let out = self.action(ctx, step, path, attempt, c, requests, None).await?;
+                Ok(Exit::Output(out))
+            }
+            StepKind::FindOrCreate(f) => {
+                store.begin_step(ctx.run_id, path, attempt, &json!({"find": f.find.operation})).map_err(db)?;
+                let find_path = format!("{path}.find");
+                let found = self.call_step(ctx, step, &find_path, &f.find, requests).await?;
+                let mut partial = Map::new();
+                partial.insert("find".into(), found.clone());
+                ctx.set_step(&step.id, &object(partial.clone()));
+                let hit = self.templates.render_str(&f.found, &ctx.scope)
+                    .map_err(|e| fail(path, format!("{path}: found: {e}")))?;
+                if !is_empty(&hit) {
+                    return Ok(Exit::Output(json!({"find": found, "record": hit, "created": false})));
+                }
+                let create_path = format!("{path}.create");
+                let created = self.action(ctx, step, &create_path, attempt, &f.create, requests, Some(path)).await?;
+                Ok(Exit::Output(json!({"find": found, "record": created, "created": true})))
+            }
+            StepKind::Branch(b) => {
+                // The chosen case is recorded as the step's input so a resume takes it again.
+                let chosen = match recorded.and_then(|r| r.input.get("case")).and_then(Value::as_i64) {
+                    Some(i) => i,
+                    None => {
+                        let mut pick = -1;
+                        for (i, c) in b.cases.iter().enumerate() {
+                            if eval_conditions(&self.templates, &c.when, &ctx.scope)
+                                .map_err(|e| fail(path, format!("{path}: cases[{i}].when: {e}")))?
+                            {
+                                pick = i as i64;
+                                break;
+                            }
+                        }
+                        pick
+                    }
+                };
+                store.begin_step(ctx.run_id, path, attempt, &json!({"case": chosen})).map_err(db)?;
+                let steps = match usize::try_from(chosen) {
+                    Ok(i) => &b.cases[i.min(b.cases.len().saturating_sub(1))].steps,
+                    Err(_) => &b.otherwise,
+                };
+                match self.run_steps(ctx, steps, format!("{path}.")).await? {
+                    Some(stop) => Ok(Exit::Stop(stop)),
+                    None => Ok(Exit::Output(json!({"case": chosen}))),
+                }
+            }
+            StepKind::ForEach(f) => {
+                let items = match recorded.and_then(|r| r.input.get("items")).cloned() {
+                    Some(items) => items,
+                    None => {
+                        let v = self.templates.render_str(&f.items, &ctx.scope)
+                            .map_err(|e| fail(path, format!("{path}: items: {e}")))?;
+                        let Value::Array(mut list) = v else {
+                            return Err(fail(path, format!("{path}: items must render to a list, got {v}")));
+                        };
+                        let max = f.max.map(|m| m as usize).unwrap_or(FOR_EACH_LIMIT).min(FOR_EACH_LIMIT);
+                        list.truncate(max);
+                        Value::Array(list)
+                    }
+                };
+                store.begin_step(ctx.run_id, path, attempt, &json!({"items": items})).map_err(db)?;
+                let list = items.as_array().cloned().unwrap_or_default();
+                let mut outputs = Vec::new();
+                for (index, item) in list.iter().enumerate() {
+                    if let Some(scope) = ctx.scope.as_object_mut() {
+                        scope.insert("item".into(), item.clone());
+                        scope.insert("index".into(), json!(index));
+                    }
+                    let stop = self.run_steps(ctx, &f.steps, format!("{path}[{index}].")).await?;
+                    if let Some(stop) = stop {
+                        return Ok(Exit::Stop(stop));
+                    }
+                    let mut iteration = Map::new();
+                    for s in &f.steps {
+                        let out = ctx.scope["steps"].get(&s.id).and_then(|v| v.get("output")).cloned();
+                        iteration.insert(s.id.clone(), out.unwrap_or(Value::Null));
+                    }
+                    outputs.push(Value::Object(iteration));
+                }
+                if let Some(scope) = ctx.scope.as_object_mut() {
+                    scope.remove("item");
+                    scope.remove("index");
+                }
+                Ok(Exit::Output(Value::Array(outputs)))
+            }
+            StepKind::Delay(d) => {
+                let resume_at = match recorded.and_then(|r| r.input.get("resume_at")).and_then(Value::as_str) {
+                    Some(at) => at.to_string(),
+                    None => {
+                        let at = match d {
+                            Delay::For(text) => {
+                                let dur = call::parse_duration(text).ok_or_else(|| {
+                                    fail(path, format!("{path}: delay for `{text}`: write it like 30s, 5m, 2h or 1d"))
+                                })?;
+                                chrono::Utc::now() + chrono::Duration::from_std(dur).unwrap_or_default()
+                            }
+                            Delay::Until(t) => {
+                                let v = self.templates.render_str(t, &ctx.scope)
+                                    .map_err(|e| fail(path, format!("{path}: until: {e}")))?;
+                                let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                                chrono::DateTime::parse_from_rfc3339(&s)
+                                    .map_err(|e| fail(path, format!("{path}: until `{s}` is not an RFC 3339 time: {e}")))?
+                                    .with_timezone(&chrono::Utc)
+                            }
+                        };
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    }
+                };
+                store.begin_step(ctx.run_id, path, attempt, &json!({"resume_at": resume_at})).map_err(db)?;
+                let due = chrono::DateTime::parse_from_rfc3339(&resume_at)
+                    .map(|t| t <= chrono::Utc::now())
+                    .unwrap_or(true);
+                if due || ctx.dry {
+                    Ok(Exit::Output(json!({"resumed_at": chrono::Utc::now().to_rfc3339(), "resume_at": resume_at})))
+                } else {
+                    Ok(Exit::Stop(Stop::Waiting(resume_at)))
+                }
+            }
+            StepKind::CallFlow(c) => {
+                let input = Value::Object(c.input.clone().into_iter().collect());
+                store.begin_step(ctx.run_id, path, attempt, &json!({"flow": c.name, "input": input})).map_err(db)?;
+                let input = self.render(ctx, path, "input", &input)?;
+                let out = self.call_flow(ctx, path, &c.name, input).await.map_err(|m| fail(path, m))?;
+                Ok(Exit::Output(out))
+            }
+        }
+    }
+
+    /// A read inside another step (find_or_create's find): retried, never recorded apart.
+    async fn call_step(
+        &self,
+        ctx: &mut Ctx,
+        step: &Step,
+        path: &str,
+        c: &Call,
+        requests: &mut Vec<Value>,
+    ) -> Result<Value, Failure> {
+        let r = call::resolve(&c.operation).map_err(|m| fail(path, m))?;
+        let input = self.render_call(ctx, path, c)?;
+        self.send_retrying(ctx, step, path, &r, input, requests).await
+    }
+
+    fn render_call(&self, ctx: &Ctx, path: &str, c: &Call) -> Result<hlbridge_core::call::CallInput, Failure> {
+        let params = Value::Object(c.params.clone().into_iter().collect());
+        let params = self.render(ctx, path, "params", &params)?;
+        let body = match &c.body {
+            Some(b) => Some(self.render(ctx, path, "body", b)?),
+            None => None,
+        };
+        let params = params.as_object().cloned().unwrap_or_default();
+        Ok(call::call_input(&params, body))
+    }
+
+    pub(crate) async fn send_retrying(
+        &self,
+        ctx: &mut Ctx,
+        step: &Step,
+        path: &str,
+        r: &Resolved,
+        input: hlbridge_core::call::CallInput,
+        requests: &mut Vec<Value>,
+    ) -> Result<Value, Failure> {
+        let described = call::describe(&self.apps, r, &input).await.map_err(|m| fail(path, format!("{path}: {m}")))?;
+        let mut sent = described.clone();
+        if let Some(o) = sent.as_object_mut() {
+            o.remove("headers");
+        }
+        if ctx.dry && r.is_write() {
+            ctx.writes.push(json!({"step": path, "operation": r.op.id, "request": described}));
+            return Ok(json!({"dry_run": true}));
+        }
+        let attempts = step.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
+        let mut n = 0;
+        loop {
+            n += 1;
+            requests.push(sent.clone());
+            match call::send(&self.apps, r, input.clone()).await {
+                Ok(v) => return Ok(v),
+                Err(e) if n < attempts && call::retryable(&e) => {
+                    let retry = step.retry.as_ref().expect("attempts > 1 only with retry");
+                    tokio::time::sleep(call::backoff(retry, n)).await;
+                }
+                Err(e) => return Err(fail(path, format!("{path} ({}): {e}", r.op.id))),
+            }
+        }
+    }
+}
+
+pub(crate) enum Exit {
+    Output(Value),
+    Stop(Stop),
+}
+
+/// Null, `""`, `[]`, `{}` and `false` mean "not found".
+pub(crate) fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.trim().is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) => false,
+    }
+}
