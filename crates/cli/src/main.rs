@@ -13,6 +13,7 @@ mod budgets;
 mod connect_cmd;
 mod connections_cmd;
 mod emulator_cmd;
+mod flow_cmd;
 mod ghl_cmd;
 mod history_cmd;
 mod input;
@@ -75,6 +76,8 @@ enum Command {
     Pairs(connections_cmd::PairsArgs),
     /// The service: webhooks, OAuth, REST API, metrics and every pair's sync.
     Serve(serve_cmd::ServeArgs),
+    /// Flow files: validate, schema.
+    Flow(flow_cmd::FlowArgs),
     /// What happened to records: every applied write, its fields old → new.
     History(history_cmd::HistoryArgs),
     /// Bearer tokens for the service's `/api` and `/metrics`: create, list, revoke.
@@ -134,6 +137,7 @@ fn main() {
             Command::Connections(args) => connections_cmd::run_connections(args).await,
             Command::Pairs(args) => connections_cmd::run_pairs(args).await,
             Command::Serve(args) => serve_cmd::run(args).await,
+            Command::Flow(args) => flow_cmd::run(args).await,
             Command::History(args) => history_cmd::run(args).await,
             Command::ApiToken { command } => admin_cmd::run_api_token(command).await,
             Command::Admin { command } => admin_cmd::run_admin(command).await,

@@ -1,0 +1,46 @@
+//! `hlbridge flow validate FILE` and `hlbridge flow schema`: the flow file format.
+//!
+//! Exit codes: 0 valid, 2 one line per problem on stderr as `FILE:LINE:COL: message`.
+
+use std::path::PathBuf;
+
+use crate::sync_cmd::{EXIT_OK, EXIT_USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct FlowArgs {
+    #[command(subcommand)]
+    pub command: FlowCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum FlowCommand {
+    /// Check a flow file: exit 0, or exit 2 with `FILE:LINE:COL: message` per problem.
+    Validate { file: PathBuf },
+    /// The JSON Schema of flow files, on stdout.
+    Schema,
+}
+
+pub async fn run(args: FlowArgs) -> i32 {
+    match args.command {
+        FlowCommand::Validate { file } => match hlbridge_flows::validate::load(&file) {
+            Ok(_) => {
+                outln!("{}: ok", file.display());
+                EXIT_OK
+            }
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("{p}");
+                }
+                EXIT_USAGE
+            }
+        },
+        FlowCommand::Schema => {
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&hlbridge_flows::model::json_schema())
+                    .unwrap_or_default()
+            );
+            EXIT_OK
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Reading and checking a flow file, every problem as `FILE:LINE:COL: message`.
+//!
+//! - YAML syntax and shape (unknown key, wrong type, missing field, duplicate key) come
+//!   from serde-saphyr with the parser's line and column.
+//! - Then the flow itself: the name and step ids, duplicate ids, operations of either
+//!   table (`ghl:OP`, `sellsy:OP`, with a did-you-mean), a write used as a polling
+//!   trigger, unknown or missing path and query parameters, the poll interval (1–15 min),
+//!   retry attempts (1..10), `for_each.max` (≤ 1000), and a `steps.ID` reference to a
+//!   step that does not come before. A semantic problem points at the first place the
+//!   offending text appears in the file.
+//!
+//! Not checked yet: template syntax and filters, body fields against the operation's
+//! schema, cron expressions and time zones, webhook event names, `--online` checks.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use hlbridge_core::optable::{Kind, Operation, ParamIn, Table};
+
+use crate::model::{self, split_operation, App, Call, Flow, Step, StepKind, Trigger};
+
+/// One problem of a flow file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+    }
+}
+
+/// YAML syntax and shape only.
+pub fn parse(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
+    serde_saphyr::from_str::<Flow>(text).map_err(|e| {
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line() as usize, l.column() as usize))
+            .unwrap_or((1, 1));
+        let message = e.without_snippet().to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .trim()
+            .to_string();
+        vec![Problem {
+            file: file.to_string(),
+            line: line.max(1),
+            col: col.max(1),
+            message,
+        }]
+    })
+}
+
+/// Read `path` and [`validate`] it.
+pub fn load(path: &Path) -> Result<(Flow, String), Vec<Problem>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Problem {
+            file: file.clone(),
+            line: 1,
+            col: 1,
+            message: format!("cannot read the file: {e}"),
+        }]
+    })?;
+    validate(&file, &text).map(|f| (f, text))
+}
+
+/// Syntax, shape and the flow's own rules; all problems at once, in file order.
+pub fn validate(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
+    let flow = parse(file, text)?;
+    let mut v = Checker {
+        file,
+        text,
+        problems: Vec::new(),
+        seen: BTreeSet::new(),
+    };
+    v.flow(&flow);
+    if v.problems.is_empty() {
+        Ok(flow)
+    } else {
+        v.problems.sort();
+        v.problems.dedup();
+        Err(v.problems)
+    }
+}
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    problems: Vec<Problem>,
+    /// Step ids defined so far (in order).
+    seen: BTreeSet<String>,
+}
+
+/// Levenshtein distance, for did-you-mean.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn nearest<'x>(want: &str, candidates: impl Iterator<Item = &'x str>) -> Option<&'x str> {
+    candidates
+        .map(|c| (distance(want, c), c))
+        .filter(|(d, c)| *d <= (want.len().max(c.len()) / 3).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn valid_name(s: &str, extra: char) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == extra)
+        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+}
+
+impl Checker<'_> {
+    /// Line and column of the first occurrence of `needle` (1, 1 when absent).
+    fn at(&self, needle: &str) -> (usize, usize) {
+        let Some(offset) = (!needle.is_empty())
+            .then(|| self.text.find(needle))
+            .flatten()
+        else {
+            return (1, 1);
+        };
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+
+    fn problem(&mut self, near: &str, message: String) {
+        let (line, col) = self.at(near);
+        self.problems.push(Problem {
+            file: self.file.to_string(),
+            line,
+            col,
+            message,
+        });
+    }
+
+    fn flow(&mut self, flow: &Flow) {
+        if flow.schema_version != model::SCHEMA_VERSION {
+            self.problem(
+                "schema_version",
+                format!(
+                    "schema_version {} is not known; use {}",
+                    flow.schema_version,
+                    model::SCHEMA_VERSION
+                ),
+            );
+        }
+        if !valid_name(&flow.name, '-') {
+            self.problem(
+                &flow.name,
+                format!(
+                    "name {:?}: use lower-case letters, digits and '-', starting with a letter",
+                    flow.name
+                ),
+            );
+        }
+        self.trigger(&flow.trigger);
+        if flow.steps.is_empty() {
+            self.problem("steps", "the flow has no steps".into());
+        }
+        self.steps(&flow.steps);
+        self.steps(&flow.on_failure);
+    }
+
+    fn trigger(&mut self, t: &Trigger) {
+        match t {
+            Trigger::Poll(p) => {
+                if let Some((op, _)) = self.operation(&p.operation) {
+                    if op.kind != Kind::Trigger {
+                        self.problem(
+                            &p.operation,
+                            format!(
+                                "{} is a write (action); a polling trigger needs a read operation (`hlbridge ops list --kind trigger`)",
+                                p.operation
+                            ),
+                        );
+                    }
+                    self.params(&p.operation, op, &p.params);
+                }
+                match parse_interval(&p.every) {
+                    Some(secs) if (60..=900).contains(&secs) => {}
+                    _ => self.problem(
+                        &p.every,
+                        format!("every: {:?}: give 1m to 15m (e.g. 5m, 90s)", p.every),
+                    ),
+                }
+            }
+            Trigger::Webhook(w) => {
+                if w.app != "ghl" && w.app != "sellsy" {
+                    self.problem(
+                        &w.app,
+                        format!("webhook app {:?}: use ghl or sellsy", w.app),
+                    );
+                }
+                if w.events.is_empty() {
+                    self.problem("events", "webhook: name at least one event".into());
+                }
+            }
+            Trigger::Schedule(s) => {
+                if s.cron.split_whitespace().count() != 5 {
+                    self.problem(
+                        &s.cron,
+                        format!(
+                            "cron {:?}: give 5 fields (minute hour day month weekday)",
+                            s.cron
+                        ),
+                    );
+                }
+                if let Some(tz) = &s.tz {
+                    if tz.parse::<chrono_tz::Tz>().is_err() {
+                        self.problem(
+                            tz,
+                            format!("tz {tz:?}: not an IANA time zone (e.g. Europe/Paris)"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn operation(&mut self, id: &str) -> Option<(&'static Operation, App)> {
+        let Some((app, op_id)) = split_operation(id) else {
+            self.problem(
+                id,
+                format!("operation {id:?}: write ghl:OPERATION or sellsy:OPERATION"),
+            );
+            return None;
+        };
+        let table: &'static Table = match app {
+            App::Ghl => &hlbridge_ghl::TABLE,
+            App::Sellsy => &hlbridge_sellsy::TABLE,
+        };
+        match table.operations.iter().find(|o| o.id == op_id) {
+            Some(op) => Some((op, app)),
+            None => {
+                let prefix = if app == App::Ghl { "ghl" } else { "sellsy" };
+                let hint = nearest(op_id, table.operations.iter().map(|o| o.id))
+                    .map(|n| format!("; did you mean {prefix}:{n}?"))
+                    .unwrap_or_default();
+                self.problem(id, format!("unknown operation {id}{hint}"));
+                None
+            }
+        }
+    }
+
+    fn params(
+        &mut self,
+        op_name: &str,
+        op: &Operation,
+        given: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) {
+        for name in given.keys() {
+            if !op
+                .params
+                .iter()
+                .any(|p| p.name == name.as_str() && p.location != ParamIn::Header)
+            {
+                let hint = nearest(name, op.params.iter().map(|p| p.name))
+                    .map(|n| format!("; did you mean {n}?"))
+                    .unwrap_or_default();
+                self.problem(
+                    name,
+                    format!("{op_name} has no parameter {name}{hint}"),
+                );
+            }
+        }
+        for p in op.params.iter().filter(|p| p.required) {
+            // locationId is filled from the connection, as the clients do.
+            if p.location == ParamIn::Header || p.name == "locationId" {
+                continue;
+            }
+            if !given.contains_key(p.name) {
+                self.problem(
+                    op_name,
+                    format!("{op_name} needs the parameter {} ({:?})", p.name, p.location),
+                );
+            }
+        }
+    }
+
+    fn call(&mut self, call: &Call) {
+        if let Some((op, _)) = self.operation(&call.operation) {
+            self.params(&call.operation, op, &call.params);
+        }
+        for v in call.params.values() {
+            self.refs(v);
+        }
+        if let Some(b) = &call.body {
+            self.refs(b);
+        }
+    }
+
+    /// `steps.ID` references in the templates of `v` must name an earlier step.
+    fn refs(&mut self, v: &serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) => self.refs_in(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| self.refs(x)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| self.refs(x)),
+            _ => {}
+        }
+    }
+
+    fn refs_in(&mut self, s: &str) {
+        let mut rest = s;
+        while let Some(i) = rest.find("steps.") {
+            let after = &rest[i + 6..];
+            let id: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let inside = rest[..i].rfind("{{").is_some_and(|o| !rest[o..i].contains("}}"))
+                || rest[..i].rfind("{%").is_some_and(|o| !rest[o..i].contains("%}"));
+            if inside && !id.is_empty() && !self.seen.contains(&id) {
+                let hint = nearest(&id, self.seen.iter().map(String::as_str))
+                    .map(|n| format!("; did you mean {n}?"))
+                    .unwrap_or_default();
+                let near = format!("steps.{id}");
+                self.problem(
+                    &near,
+                    format!("steps.{id}: no step {id} comes before this one{hint}"),
+                );
+            }
+            rest = &after[id.len()..];
+        }
+    }
+
+    fn steps(&mut self, steps: &[Step]) {
+        for step in steps {
+            self.step(step);
+        }
+    }
+
+    fn step(&mut self, step: &Step) {
+        if !valid_name(&step.id, '_') {
+            self.problem(
+                &format!("id: {}", step.id),
+                format!(
+                    "step id {:?}: use lower-case letters, digits and '_', starting with a letter",
+                    step.id
+                ),
+            );
+        }
+        if self.seen.contains(&step.id) {
+            self.problem(
+                &format!("id: {}", step.id),
+                format!("step id {} is used twice", step.id),
+            );
+        }
+        if let Some(r) = &step.retry {
+            if !(1..=10).contains(&r.attempts) {
+                self.problem(
+                    "attempts",
+                    format!("step {}: retry attempts {}: give 1 to 10", step.id, r.attempts),
+                );
+            }
+        }
+        match &step.kind {
+            StepKind::Filter(c) => self.conditions(c),
+            StepKind::Map(m) => m.values().for_each(|v| self.refs(v)),
+            StepKind::Action(call) => self.call(call),
+            StepKind::FindOrCreate(f) => {
+                self.call(&f.find);
+                self.call(&f.create);
+                self.refs_in(&f.found);
+            }
+            StepKind::Branch(b) => {
+                for case in &b.cases {
+                    self.conditions(&case.when);
+                    self.steps(&case.steps);
+                }
+                self.steps(&b.otherwise);
+            }
+            StepKind::ForEach(f) => {
+                self.refs_in(&f.items);
+                if f.max.is_some_and(|m| m == 0 || m > 1000) {
+                    self.problem(
+                        "max",
+                        format!("step {}: for_each max: give 1 to 1000", step.id),
+                    );
+                }
+                self.steps(&f.steps);
+            }
+            StepKind::Delay(model::Delay::For(d)) => {
+                if parse_interval(d).is_none() {
+                    self.problem(
+                        d,
+                        format!("step {}: delay {d:?}: give e.g. 30s, 10m, 2h, 3d", step.id),
+                    );
+                }
+            }
+            StepKind::Delay(model::Delay::Until(t)) => self.refs_in(t),
+            StepKind::CallFlow(c) => c.input.values().for_each(|v| self.refs(v)),
+        }
+        if let Some(model::OnError::Steps { steps }) = &step.on_error {
+            self.steps(steps);
+        }
+        self.seen.insert(step.id.clone());
+    }
+
+    fn conditions(&mut self, c: &model::Conditions) {
+        let list = match c {
+            model::Conditions::All(l) | model::Conditions::Any(l) => l,
+        };
+        for cond in list {
+            match cond {
+                model::Condition::Group(g) => self.conditions(g),
+                model::Condition::Test(t) => self.refs_in(&t.value),
+            }
+        }
+    }
+}
+
+/// `90s`, `5m`, `2h`, `3d` → seconds.
+pub fn parse_interval(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
