@@ -30,7 +30,11 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -48,6 +52,13 @@ pub fn parse(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
             .unwrap_or(&message)
             .trim()
             .to_string();
+        let message = if message.contains("untagged enum Condition") {
+            "a condition is {value, op, arg} with op one of equals, not_equals, contains, starts_with, exists, empty, greater_than, less_than, in, tag_present, changed; or a group {all: [...]} / {any: [...]}".to_string()
+        } else if message.contains("untagged enum OnError") {
+            "on_error: write fail, continue, or {steps: [...]}".to_string()
+        } else {
+            message
+        };
         vec![Problem {
             file: file.to_string(),
             line: line.max(1),
@@ -278,10 +289,7 @@ impl Checker<'_> {
                 let hint = nearest(name, op.params.iter().map(|p| p.name))
                     .map(|n| format!("; did you mean {n}?"))
                     .unwrap_or_default();
-                self.problem(
-                    name,
-                    format!("{op_name} has no parameter {name}{hint}"),
-                );
+                self.problem(name, format!("{op_name} has no parameter {name}{hint}"));
             }
         }
         for p in op.params.iter().filter(|p| p.required) {
@@ -292,7 +300,10 @@ impl Checker<'_> {
             if !given.contains_key(p.name) {
                 self.problem(
                     op_name,
-                    format!("{op_name} needs the parameter {} ({:?})", p.name, p.location),
+                    format!(
+                        "{op_name} needs the parameter {} ({:?})",
+                        p.name, p.location
+                    ),
                 );
             }
         }
@@ -328,8 +339,12 @@ impl Checker<'_> {
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
-            let inside = rest[..i].rfind("{{").is_some_and(|o| !rest[o..i].contains("}}"))
-                || rest[..i].rfind("{%").is_some_and(|o| !rest[o..i].contains("%}"));
+            let inside = rest[..i]
+                .rfind("{{")
+                .is_some_and(|o| !rest[o..i].contains("}}"))
+                || rest[..i]
+                    .rfind("{%")
+                    .is_some_and(|o| !rest[o..i].contains("%}"));
             if inside && !id.is_empty() && !self.seen.contains(&id) {
                 let hint = nearest(&id, self.seen.iter().map(String::as_str))
                     .map(|n| format!("; did you mean {n}?"))
@@ -370,7 +385,10 @@ impl Checker<'_> {
             if !(1..=10).contains(&r.attempts) {
                 self.problem(
                     "attempts",
-                    format!("step {}: retry attempts {}: give 1 to 10", step.id, r.attempts),
+                    format!(
+                        "step {}: retry attempts {}: give 1 to 10",
+                        step.id, r.attempts
+                    ),
                 );
             }
         }
