@@ -4,5 +4,5 @@
 //! - [`model`]: the flow file format (plain serde types; the JSON Schema comes from them).
 
 pub mod model;
-pub mod validate;
 pub mod run;
+pub mod validate;

@@ -155,6 +155,21 @@ impl Checker<'_> {
         (line, col)
     }
 
+    /// Line and column of the second occurrence of `needle` (the first when alone).
+    fn at_second(&self, needle: &str) -> (usize, usize) {
+        let first = self.text.find(needle);
+        let second = first.and_then(|f| self.text[f + 1..].find(needle).map(|s| f + 1 + s));
+        match second.or(first) {
+            Some(offset) => {
+                let before = &self.text[..offset];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                (line, col)
+            }
+            None => (1, 1),
+        }
+    }
+
     fn problem(&mut self, near: &str, message: String) {
         let (line, col) = self.at(near);
         self.problems.push(Problem {
@@ -376,10 +391,13 @@ impl Checker<'_> {
             );
         }
         if self.seen.contains(&step.id) {
-            self.problem(
-                &format!("id: {}", step.id),
-                format!("step id {} is used twice", step.id),
-            );
+            let (line, col) = self.at_second(&format!("id: {}", step.id));
+            self.problems.push(Problem {
+                file: self.file.to_string(),
+                line,
+                col,
+                message: format!("step id {} is used twice", step.id),
+            });
         }
         if let Some(r) = &step.retry {
             if !(1..=10).contains(&r.attempts) {

@@ -218,7 +218,13 @@ impl RunStore {
             .optional()?)
     }
 
-    pub fn begin_step(&self, run_id: i64, path: &str, attempt: i64, input: &Value) -> StoreResult<()> {
+    pub fn begin_step(
+        &self,
+        run_id: i64,
+        path: &str,
+        attempt: i64,
+        input: &Value,
+    ) -> StoreResult<()> {
         self.conn().execute(
             "INSERT INTO flow_steps (run_id, step_path, attempt, status, input, started)
              VALUES (?1, ?2, ?3, 'running', ?4, ?5)
@@ -241,7 +247,15 @@ impl RunStore {
         self.conn().execute(
             "UPDATE flow_steps SET status=?3, output=?4, error=?5, finished=?6, requests=?7
              WHERE run_id=?1 AND step_path=?2",
-            params![run_id, path, status, output.map(|v| v.to_string()), error, now(), requests.to_string()],
+            params![
+                run_id,
+                path,
+                status,
+                output.map(|v| v.to_string()),
+                error,
+                now(),
+                requests.to_string()
+            ],
         )?;
         Ok(())
     }
@@ -262,12 +276,22 @@ impl RunStore {
     pub fn intent(&self, key: &str) -> StoreResult<Option<Option<Value>>> {
         let row: Option<Option<String>> = self
             .conn()
-            .query_row("SELECT result FROM flow_intents WHERE key=?1", params![key], |r| r.get(0))
+            .query_row(
+                "SELECT result FROM flow_intents WHERE key=?1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()?;
         Ok(row.map(|r| r.and_then(|t| serde_json::from_str(&t).ok())))
     }
 
-    pub fn record_intent(&self, key: &str, run_id: i64, path: &str, request: &Value) -> StoreResult<()> {
+    pub fn record_intent(
+        &self,
+        key: &str,
+        run_id: i64,
+        path: &str,
+        request: &Value,
+    ) -> StoreResult<()> {
         self.conn().execute(
             "INSERT OR IGNORE INTO flow_intents (key, run_id, step_path, request, created) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![key, run_id, path, request.to_string(), now()],
@@ -285,7 +309,10 @@ impl RunStore {
 
     /// Forget an intent whose outcome the operator checked (replay of an unknown step).
     pub fn drop_intent(&self, key: &str) -> StoreResult<()> {
-        self.conn().execute("DELETE FROM flow_intents WHERE key=?1 AND result IS NULL", params![key])?;
+        self.conn().execute(
+            "DELETE FROM flow_intents WHERE key=?1 AND result IS NULL",
+            params![key],
+        )?;
         Ok(())
     }
 }
