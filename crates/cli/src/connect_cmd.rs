@@ -13,7 +13,7 @@ use hlbridge_core::auth::{Cipher, SqliteTokenStore, TokenStore, Tokens};
 use hlbridge_core::error::Error;
 use hlbridge_core::rate::RateBudget;
 use hlbridge_ghl::oauth::{GhlOAuth, UserType};
-use hlbridge_sellsy::oauth::{corp_id, Pkce, SellsyOAuth, DEFAULT_AUTHORIZE_URL};
+use hlbridge_sellsy::oauth::{corp_id, Pkce, SellsyOAuth};
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -121,17 +121,6 @@ fn key_file_for(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// `http://host:port/v2` → `http://host:port/oauth2/<leaf>`; Sellsy's own URL otherwise.
-fn beside_base(base: &str, leaf: &str, default: &str) -> String {
-    let trimmed = base.trim_end_matches('/');
-    match trimmed.strip_suffix("/v2") {
-        Some(root) if trimmed != hlbridge_sellsy::DEFAULT_BASE_URL => {
-            format!("{root}/oauth2/{leaf}")
-        }
-        _ => default.to_string(),
-    }
-}
-
 pub async fn run(args: ConnectArgs) -> Exit {
     match connect(args).await {
         Ok(()) => Exit::Ok,
@@ -171,11 +160,7 @@ async fn connect(args: ConnectArgs) -> Result<(), Error> {
                 args.sellsy_token_url.clone(),
             );
             let authorize = args.sellsy_authorize_url.clone().unwrap_or_else(|| {
-                beside_base(
-                    &args.sellsy_base_url,
-                    "authorization",
-                    DEFAULT_AUTHORIZE_URL,
-                )
+                hlbridge_sellsy::oauth::authorize_url_for(&args.sellsy_base_url)
             });
             let oauth =
                 SellsyOAuth::new(&token_url, &client_id, args.sellsy_client_secret.as_deref())?;
@@ -233,16 +218,10 @@ async fn connect(args: ConnectArgs) -> Result<(), Error> {
             };
             let oauth =
                 GhlOAuth::new(exec, &client_id, &secret, user_type).with_redirect_uri(&redirect);
-            let authorize = args.ghl_authorize_url.clone().unwrap_or_else(|| {
-                if args.ghl_base_url.trim_end_matches('/') == hlbridge_ghl::DEFAULT_BASE_URL {
-                    hlbridge_ghl::oauth::DEFAULT_AUTHORIZE_URL.to_string()
-                } else {
-                    format!(
-                        "{}/oauth/chooselocation",
-                        args.ghl_base_url.trim_end_matches('/')
-                    )
-                }
-            });
+            let authorize = args
+                .ghl_authorize_url
+                .clone()
+                .unwrap_or_else(|| hlbridge_ghl::oauth::authorize_url_for(&args.ghl_base_url));
             let scopes: Vec<&str> = args.ghl_scopes.split_whitespace().collect();
             let url = format!(
                 "{}&state={state}",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use hlbridge_core::auth::TokenManager;
 use hlbridge_core::error::Error;
-use hlbridge_sellsy::oauth::{SellsyOAuth, DEFAULT_TOKEN_URL};
+use hlbridge_sellsy::oauth::SellsyOAuth;
 use hlbridge_sellsy::{CallInput, PagingMode, SellsyAuth, SellsyClient};
 
 use crate::ghl_cmd::write_response;
@@ -91,13 +91,7 @@ pub fn token_url_for(base_url: &str, explicit: Option<String>) -> String {
     if let Some(url) = explicit.filter(|u| !u.is_empty()) {
         return url;
     }
-    let trimmed = base_url.trim_end_matches('/');
-    match trimmed.strip_suffix("/v2") {
-        Some(root) if trimmed != hlbridge_sellsy::DEFAULT_BASE_URL => {
-            format!("{root}/oauth2/access-tokens")
-        }
-        _ => DEFAULT_TOKEN_URL.to_string(),
-    }
+    hlbridge_sellsy::oauth::token_url_for(base_url)
 }
 
 async fn call(args: SellsyArgs) -> Result<(), Error> {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hlbridge_service::api::{GhlApp, Lead, SellsyApp};
+use hlbridge_service::api::{GhlApp, SellsyApp};
 use hlbridge_service::server::{self, ServerOptions};
 use hlbridge_service::ServiceConfig;
 
@@ -111,7 +111,7 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
             authorize_url: args
                 .ghl_authorize_url
                 .clone()
-                .unwrap_or_else(|| Lead::ghl_authorize_default(&args.ghl_base_url)),
+                .unwrap_or_else(|| hlbridge_ghl::oauth::authorize_url_for(&args.ghl_base_url)),
             scopes: args.ghl_scopes.clone(),
         }),
         _ => None,

@@ -230,8 +230,8 @@ async fn up(args: UpArgs) -> anyhow::Result<i32> {
             client_id: ghl_cfg.client_id.clone(),
             client_secret: ghl_cfg.client_secret.clone(),
             base_url: ghl.base_url.clone(),
-            authorize_url: format!("{}/oauth/chooselocation", ghl.base_url),
-            scopes: "contacts.readonly contacts.write locations.readonly locations/customFields.readonly locations/tasks.readonly oauth.readonly oauth.write".into(),
+            authorize_url: hlbridge_ghl::oauth::authorize_url_for(&ghl.base_url),
+            scopes: serve_args.ghl_scopes.clone(),
         });
         opts.sellsy_app = Some(SellsyApp {
             client_id: sellsy_cfg.client_id.clone(),

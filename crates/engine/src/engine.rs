@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hlbridge_core::auth::{MemoryTokenStore, TokenManager};
 use hlbridge_core::rate::RateBudget;
 use hlbridge_ghl::{GhlAuth, GhlClient};
-use hlbridge_sellsy::oauth::{SellsyOAuth, DEFAULT_TOKEN_URL};
+use hlbridge_sellsy::oauth::SellsyOAuth;
 use hlbridge_sellsy::{SellsyAuth, SellsyClient};
 
 use crate::config::EngineConfig;
@@ -80,13 +80,7 @@ pub fn sellsy_token_url(base_url: &str, explicit: Option<&str>) -> String {
     if let Some(url) = explicit.filter(|u| !u.is_empty()) {
         return url.to_string();
     }
-    let trimmed = base_url.trim_end_matches('/');
-    match trimmed.strip_suffix("/v2") {
-        Some(root) if trimmed != hlbridge_sellsy::DEFAULT_BASE_URL => {
-            format!("{root}/oauth2/access-tokens")
-        }
-        _ => DEFAULT_TOKEN_URL.to_string(),
-    }
+    hlbridge_sellsy::oauth::token_url_for(base_url)
 }
 
 async fn ghl_client(

@@ -15,6 +15,17 @@ use serde_json::Value;
 pub const DEFAULT_AUTHORIZE_URL: &str =
     "https://marketplace.gohighlevel.com/v2/oauth/chooselocation";
 
+/// The location chooser that goes with an API base URL: GHL's marketplace page beside
+/// GHL's own base URL, `BASE/oauth/chooselocation` beside an emulator or a proxy.
+pub fn authorize_url_for(base_url: &str) -> String {
+    let trimmed = base_url.trim_end_matches('/');
+    if trimmed == crate::DEFAULT_BASE_URL {
+        DEFAULT_AUTHORIZE_URL.to_string()
+    } else {
+        format!("{trimmed}/oauth/chooselocation")
+    }
+}
+
 /// `Location` (sub-account) or `Company` (agency) tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserType {

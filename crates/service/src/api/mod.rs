@@ -66,16 +66,6 @@ pub struct Lead {
 }
 
 impl Lead {
-    /// `GHL_BASE/oauth/chooselocation` beside an emulator, GHL's marketplace otherwise.
-    pub fn ghl_authorize_default(base_url: &str) -> String {
-        let trimmed = base_url.trim_end_matches('/');
-        if trimmed == hlbridge_ghl::DEFAULT_BASE_URL {
-            hlbridge_ghl::oauth::DEFAULT_AUTHORIZE_URL.to_string()
-        } else {
-            format!("{trimmed}/oauth/chooselocation")
-        }
-    }
-
     pub fn redirect_uri(&self, app: &str) -> String {
         format!(
             "{}/oauth/{app}/callback",
