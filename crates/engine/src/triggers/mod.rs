@@ -8,7 +8,9 @@
 //! records a baseline (no history replay) unless `from_beginning` is set. For the
 //! contacts search the poll is incremental: it sorts by `dateUpdated` and resumes after
 //! the last item seen (its `searchAfter`), saved after every item — never the clock.
+//! Sellsy reads are polled the same way ([`poll_sellsy`]).
 
+mod sellsy;
 mod store;
 
 use std::time::Duration;
@@ -20,6 +22,7 @@ use hlbridge_ghl::GhlClient;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+pub use sellsy::{poll_sellsy, sellsy_items, sellsy_trigger};
 pub use store::{SqliteTriggerStore, TriggerStore};
 
 use crate::error::{EngineError, Result};
