@@ -3,6 +3,8 @@
 //!
 //! - [`model`]: the flow file format (plain serde types; the JSON Schema comes from them).
 
+pub mod deploy;
 pub mod model;
 pub mod run;
+pub mod template;
 pub mod validate;

@@ -1,0 +1,103 @@
+//! Checking a template without rendering it.
+
+use minijinja::machinery::{get_compiled_template, tokenize, Instruction, Token, WhitespaceConfig};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::Environment;
+
+use super::{builtin, convert, TemplateError, FILTERS};
+
+pub(crate) fn check(
+    env: &Environment<'static>,
+    t: &str,
+    roots: &[&str],
+) -> Result<(), TemplateError> {
+    let env: &Environment<'_> = env;
+    let tmpl = env
+        .template_from_str(t)
+        .map_err(|e| convert(&e, t, true).error)?;
+    let compiled = get_compiled_template(&tmpl);
+    let ins = &compiled.instructions;
+    let offset_of = |idx: u32| {
+        ins.get_span(idx)
+            .map(|s| s.start_offset as usize)
+            .or_else(|| ins.get_line(idx).map(|l| super::line_offset(t, l)))
+    };
+    for idx in 0..ins.len() as u32 {
+        match ins.get(idx) {
+            Some(Instruction::ApplyFilter(name, ..)) if !FILTERS.contains(name) => {
+                let at = find_ident(t, name).or_else(|| offset_of(idx));
+                return Err(TemplateError::new(
+                    format!("unknown filter `{name}`{}", suggest(name, FILTERS)),
+                    at,
+                ));
+            }
+            Some(Instruction::PerformTest(name, ..)) if !builtin::TESTS.contains(name) => {
+                let at = find_ident(t, name).or_else(|| offset_of(idx));
+                return Err(TemplateError::new(
+                    format!("unknown test `{name}`{}", suggest(name, builtin::TESTS)),
+                    at,
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut unknown: Vec<String> = tmpl
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !roots.contains(&v.as_str()) && !builtin::FUNCTIONS.contains(&v.as_str()))
+        .collect();
+    unknown.sort_by_key(|v| find_ident(t, v).unwrap_or(usize::MAX));
+    if let Some(v) = unknown.first() {
+        return Err(TemplateError::new(
+            format!(
+                "unknown variable `{v}`{}: a template can use {}",
+                suggest(v, roots),
+                roots
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            find_ident(t, v),
+        ));
+    }
+    Ok(())
+}
+
+/// Byte offset of the first identifier token `name` in `t`.
+fn find_ident(t: &str, name: &str) -> Option<usize> {
+    tokenize(
+        t,
+        false,
+        SyntaxConfig::default(),
+        WhitespaceConfig::default(),
+    )
+    .map_while(Result::ok)
+    .find(|(tok, _)| matches!(tok, Token::Ident(n) if *n == name))
+    .map(|(_, span)| span.start_offset as usize)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// ` (did you mean `x`?)` when a known name is close.
+pub(crate) fn suggest(name: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3) && *d < name.len().max(1))
+        .min()
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
