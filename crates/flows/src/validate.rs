@@ -9,15 +9,21 @@
 //!   step that does not come before. A semantic problem points at the first place the
 //!   offending text appears in the file.
 //!
-//! Not checked yet: template syntax and filters, body fields against the operation's
-//! schema, cron expressions and time zones, webhook event names, `--online` checks.
+//! - Operations: body fields against the operation's schema (unknown field with a
+//!   did-you-mean, missing required field, a literal of the wrong type or outside an
+//!   enum), the built-in `hlbridge:` actions ([`BUILTINS`]); webhook event names of
+//!   either app ([`GHL_EVENTS`], Sellsy `ENTITY.ACTION`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use hlbridge_core::optable::{Kind, Operation, ParamIn, Table};
+use crate::model::{self, Flow, Step, StepKind, Trigger};
 
-use crate::model::{self, split_operation, App, Call, Flow, Step, StepKind, Trigger};
+mod names;
+mod ops;
+
+pub use names::{GHL_EVENTS, SELLSY_ACTIONS, SELLSY_ENTITIES};
+pub use ops::{Builtin, BUILTINS};
 
 /// One problem of a flow file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,11 +60,14 @@ pub fn parse(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
             .to_string();
         let message = if message.contains("untagged enum Condition") {
             "a condition is {value, op, arg} with op one of equals, not_equals, contains, starts_with, exists, empty, greater_than, less_than, in, tag_present, changed; or a group {all: [...]} / {any: [...]}".to_string()
+        } else if message.contains("enum StepKind") {
+            "a step needs exactly one of filter, map, action, find_or_create, branch, for_each, delay, call_flow beside its id".to_string()
         } else if message.contains("untagged enum OnError") {
             "on_error: write fail, continue, or {steps: [...]}".to_string()
         } else {
             message
         };
+        let (line, col, message) = bad_op(text, line, &message).unwrap_or((line, col, message));
         vec![Problem {
             file: file.to_string(),
             line: line.max(1),
@@ -66,6 +75,49 @@ pub fn parse(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
             message,
         }]
     })
+}
+
+const OPS: &[&str] = &[
+    "equals",
+    "not_equals",
+    "contains",
+    "starts_with",
+    "exists",
+    "empty",
+    "greater_than",
+    "less_than",
+    "in",
+    "tag_present",
+    "changed",
+];
+
+/// A condition that failed to parse because of its `op`: point at that `op:` (the
+/// parser can only name the enclosing mapping) and say which ops exist.
+fn bad_op(text: &str, from_line: usize, message: &str) -> Option<(usize, usize, String)> {
+    if !message.starts_with("a condition is") {
+        return None;
+    }
+    for (i, l) in text.lines().enumerate().skip(from_line.saturating_sub(1)) {
+        let t = l.trim_start().trim_start_matches("- ");
+        if let Some(op) = t.strip_prefix("op:") {
+            let op = op.trim().trim_matches('"').trim_matches('\'');
+            if !OPS.contains(&op) {
+                let col = l.find("op:").unwrap_or(0) + 1;
+                let hint = nearest(op, OPS.iter().copied())
+                    .map(|n| format!(" (did you mean {n}?)"))
+                    .unwrap_or_default();
+                return Some((
+                    i + 1,
+                    col,
+                    format!(
+                        "condition op {op:?} is not known{hint}: op one of {}",
+                        OPS.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Read `path` and [`validate`] it.
@@ -90,6 +142,7 @@ pub fn validate(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
         text,
         problems: Vec::new(),
         seen: BTreeSet::new(),
+        from: 0,
     };
     v.flow(&flow);
     if v.problems.is_empty() {
@@ -107,6 +160,8 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     /// Step ids defined so far (in order).
     seen: BTreeSet<String>,
+    /// Byte offset of the part being checked (the trigger, the current step).
+    from: usize,
 }
 
 /// Levenshtein distance, for did-you-mean.
@@ -141,32 +196,47 @@ fn valid_name(s: &str, extra: char) -> bool {
 }
 
 impl Checker<'_> {
-    /// Line and column of the first occurrence of `needle` (1, 1 when absent).
-    fn at(&self, needle: &str) -> (usize, usize) {
-        let Some(offset) = (!needle.is_empty())
-            .then(|| self.text.find(needle))
-            .flatten()
-        else {
-            return (1, 1);
-        };
+    /// Byte offset of `needle` at or after `from`, outside comment lines.
+    fn find_from(&self, from: usize, needle: &str) -> Option<usize> {
+        if needle.is_empty() {
+            return None;
+        }
+        let mut start = from.min(self.text.len());
+        while let Some(i) = self.text.get(start..)?.find(needle) {
+            let at = start + i;
+            let line_start = self.text[..at].rfind('\n').map_or(0, |n| n + 1);
+            if !self.text[line_start..at].trim_start().starts_with('#') {
+                return Some(at);
+            }
+            start = at + needle.len();
+        }
+        None
+    }
+
+    fn position(&self, offset: usize) -> (usize, usize) {
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, col)
     }
 
-    /// Line and column of the second occurrence of `needle` (the first when alone).
-    fn at_second(&self, needle: &str) -> (usize, usize) {
-        let first = self.text.find(needle);
-        let second = first.and_then(|f| self.text[f + 1..].find(needle).map(|s| f + 1 + s));
-        match second.or(first) {
-            Some(offset) => {
-                let before = &self.text[..offset];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-                (line, col)
-            }
-            None => (1, 1),
+    /// Where `needle` appears: first in the part of the file being checked (the
+    /// current step or the trigger), else anywhere; comments are skipped; (1, 1) when
+    /// absent.
+    fn at(&self, needle: &str) -> (usize, usize) {
+        self.find_from(self.from, needle)
+            .or_else(|| self.find_from(0, needle))
+            .map_or((1, 1), |o| self.position(o))
+    }
+
+    /// Enter the part of the file that starts with `needle` (searched after the
+    /// current place, so steps are found in order even when ids repeat).
+    fn enter(&mut self, needle: &str) {
+        if let Some(o) = self
+            .find_from(self.from, needle)
+            .or_else(|| self.find_from(0, needle))
+        {
+            self.from = o;
         }
     }
 
@@ -200,6 +270,7 @@ impl Checker<'_> {
                 ),
             );
         }
+        self.enter("trigger:");
         self.trigger(&flow.trigger);
         if flow.steps.is_empty() {
             self.problem("steps", "the flow has no steps".into());
@@ -211,18 +282,7 @@ impl Checker<'_> {
     fn trigger(&mut self, t: &Trigger) {
         match t {
             Trigger::Poll(p) => {
-                if let Some((op, _)) = self.operation(&p.operation) {
-                    if op.kind != Kind::Trigger {
-                        self.problem(
-                            &p.operation,
-                            format!(
-                                "{} is a write (action); a polling trigger needs a read operation (`hlbridge ops list --kind trigger`)",
-                                p.operation
-                            ),
-                        );
-                    }
-                    self.params(&p.operation, op, &p.params);
-                }
+                self.poll_operation(&p.operation, &p.params);
                 match parse_interval(&p.every) {
                     Some(secs) if (60..=900).contains(&secs) => {}
                     _ => self.problem(
@@ -240,6 +300,11 @@ impl Checker<'_> {
                 }
                 if w.events.is_empty() {
                     self.problem("events", "webhook: name at least one event".into());
+                }
+                for e in &w.events {
+                    if let Some(why) = names::unknown_event(&w.app, e) {
+                        self.problem(e, why);
+                    }
                 }
             }
             Trigger::Schedule(s) => {
@@ -261,78 +326,6 @@ impl Checker<'_> {
                     }
                 }
             }
-        }
-    }
-
-    fn operation(&mut self, id: &str) -> Option<(&'static Operation, App)> {
-        let Some((app, op_id)) = split_operation(id) else {
-            self.problem(
-                id,
-                format!("operation {id:?}: write ghl:OPERATION or sellsy:OPERATION"),
-            );
-            return None;
-        };
-        let table: &'static Table = match app {
-            App::Ghl => &hlbridge_ghl::TABLE,
-            App::Sellsy => &hlbridge_sellsy::TABLE,
-        };
-        match table.operations.iter().find(|o| o.id == op_id) {
-            Some(op) => Some((op, app)),
-            None => {
-                let prefix = if app == App::Ghl { "ghl" } else { "sellsy" };
-                let hint = nearest(op_id, table.operations.iter().map(|o| o.id))
-                    .map(|n| format!("; did you mean {prefix}:{n}?"))
-                    .unwrap_or_default();
-                self.problem(id, format!("unknown operation {id}{hint}"));
-                None
-            }
-        }
-    }
-
-    fn params(
-        &mut self,
-        op_name: &str,
-        op: &Operation,
-        given: &std::collections::BTreeMap<String, serde_json::Value>,
-    ) {
-        for name in given.keys() {
-            if !op
-                .params
-                .iter()
-                .any(|p| p.name == name.as_str() && p.location != ParamIn::Header)
-            {
-                let hint = nearest(name, op.params.iter().map(|p| p.name))
-                    .map(|n| format!("; did you mean {n}?"))
-                    .unwrap_or_default();
-                self.problem(name, format!("{op_name} has no parameter {name}{hint}"));
-            }
-        }
-        for p in op.params.iter().filter(|p| p.required) {
-            // locationId is filled from the connection, as the clients do.
-            if p.location == ParamIn::Header || p.name == "locationId" {
-                continue;
-            }
-            if !given.contains_key(p.name) {
-                self.problem(
-                    op_name,
-                    format!(
-                        "{op_name} needs the parameter {} ({:?})",
-                        p.name, p.location
-                    ),
-                );
-            }
-        }
-    }
-
-    fn call(&mut self, call: &Call) {
-        if let Some((op, _)) = self.operation(&call.operation) {
-            self.params(&call.operation, op, &call.params);
-        }
-        for v in call.params.values() {
-            self.refs(v);
-        }
-        if let Some(b) = &call.body {
-            self.refs(b);
         }
     }
 
@@ -381,6 +374,7 @@ impl Checker<'_> {
     }
 
     fn step(&mut self, step: &Step) {
+        self.enter(&format!("id: {}", step.id));
         if !valid_name(&step.id, '_') {
             self.problem(
                 &format!("id: {}", step.id),
@@ -391,7 +385,7 @@ impl Checker<'_> {
             );
         }
         if self.seen.contains(&step.id) {
-            let (line, col) = self.at_second(&format!("id: {}", step.id));
+            let (line, col) = self.position(self.from);
             self.problems.push(Problem {
                 file: self.file.to_string(),
                 line,

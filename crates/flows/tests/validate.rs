@@ -74,8 +74,8 @@ fn malformed_files_name_the_place_and_the_problem() {
     case(
         "          op: tag_present",
         "          op: tagged",
-        9,
-        "op one of equals",
+        13,
+        "is not known",
     );
     case(
         "sellsy:tasks.create-task",
@@ -168,4 +168,55 @@ fn garbage_never_panics_and_always_has_a_position() {
             Ok(())
         })
         .unwrap();
+}
+
+/// Each file of `tests/bad/` starts with `# expect: LINE:COL: text` (`*` for a position
+/// left to the YAML parser): the file is refused with a problem at that place whose
+/// message contains the text.
+#[test]
+fn every_bad_fixture_is_refused_at_the_right_place() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".flow.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 40, "only {} fixtures", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{}: no `# expect:` line", path.display()));
+        let mut parts = expect.splitn(3, ':');
+        let (line, col, want) = (
+            parts.next().unwrap().trim(),
+            parts.next().unwrap().trim(),
+            parts.next().unwrap_or("").trim(),
+        );
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let problems = match validate(&name, &text) {
+            Ok(_) => {
+                failures.push(format!("{name}: accepted"));
+                continue;
+            }
+            Err(p) => p,
+        };
+        let hit = problems.iter().any(|p| {
+            (line == "*" || p.line.to_string() == line)
+                && (col == "*" || p.col.to_string() == col)
+                && p.message.contains(want)
+                && p.to_string()
+                    .starts_with(&format!("{name}:{}:{}: ", p.line, p.col))
+        });
+        if !hit {
+            failures.push(format!(
+                "{name}: want {line}:{col} {want:?}, got {problems:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
