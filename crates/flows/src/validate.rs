@@ -21,6 +21,7 @@ use crate::model::{self, Flow, Step, StepKind, Trigger};
 
 mod names;
 mod ops;
+mod tpl;
 
 pub use names::{GHL_EVENTS, SELLSY_ACTIONS, SELLSY_ENTITIES};
 pub use ops::{Builtin, BUILTINS};
@@ -143,6 +144,8 @@ pub fn validate(file: &str, text: &str) -> Result<Flow, Vec<Problem>> {
         problems: Vec::new(),
         seen: BTreeSet::new(),
         from: 0,
+        templates: crate::template::Templates::new(),
+        roots: tpl::STEP_ROOTS.to_vec(),
     };
     v.flow(&flow);
     if v.problems.is_empty() {
@@ -162,6 +165,9 @@ struct Checker<'a> {
     seen: BTreeSet<String>,
     /// Byte offset of the part being checked (the trigger, the current step).
     from: usize,
+    templates: crate::template::Templates,
+    /// Variables the templates being checked may use.
+    roots: Vec<&'static str>,
 }
 
 /// Levenshtein distance, for did-you-mean.
@@ -276,13 +282,20 @@ impl Checker<'_> {
             self.problem("steps", "the flow has no steps".into());
         }
         self.steps(&flow.steps);
-        self.steps(&flow.on_failure);
+        self.with_roots(&["error"], |c| c.steps(&flow.on_failure));
     }
 
     fn trigger(&mut self, t: &Trigger) {
         match t {
             Trigger::Poll(p) => {
                 self.poll_operation(&p.operation, &p.params);
+                // A poll's parameters are rendered with `now` only.
+                let saved = std::mem::replace(&mut self.roots, vec!["now"]);
+                p.params.values().for_each(|v| self.refs(v));
+                if let Some(b) = &p.body {
+                    self.refs(b);
+                }
+                self.roots = saved;
                 match parse_interval(&p.every) {
                     Some(secs) if (60..=900).contains(&secs) => {}
                     _ => self.problem(
@@ -340,6 +353,7 @@ impl Checker<'_> {
     }
 
     fn refs_in(&mut self, s: &str) {
+        self.template(s);
         let mut rest = s;
         while let Some(i) = rest.find("steps.") {
             let after = &rest[i + 6..];
@@ -411,7 +425,7 @@ impl Checker<'_> {
             StepKind::FindOrCreate(f) => {
                 self.call(&f.find);
                 self.call(&f.create);
-                self.refs_in(&f.found);
+                self.with_roots(&["find"], |c| c.refs_in(&f.found));
             }
             StepKind::Branch(b) => {
                 for case in &b.cases {
@@ -428,7 +442,7 @@ impl Checker<'_> {
                         format!("step {}: for_each max: give 1 to 1000", step.id),
                     );
                 }
-                self.steps(&f.steps);
+                self.with_roots(&["item", "index"], |c| c.steps(&f.steps));
             }
             StepKind::Delay(model::Delay::For(d)) => {
                 if parse_interval(d).is_none() {
@@ -442,7 +456,7 @@ impl Checker<'_> {
             StepKind::CallFlow(c) => c.input.values().for_each(|v| self.refs(v)),
         }
         if let Some(model::OnError::Steps { steps }) = &step.on_error {
-            self.steps(steps);
+            self.with_roots(&["error"], |c| c.steps(steps));
         }
         self.seen.insert(step.id.clone());
     }
@@ -454,7 +468,12 @@ impl Checker<'_> {
         for cond in list {
             match cond {
                 model::Condition::Group(g) => self.conditions(g),
-                model::Condition::Test(t) => self.refs_in(&t.value),
+                model::Condition::Test(t) => {
+                    self.refs_in(&t.value);
+                    if let Some(arg) = &t.arg {
+                        self.refs(arg);
+                    }
+                }
             }
         }
     }
