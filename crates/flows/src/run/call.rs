@@ -74,6 +74,12 @@ pub fn retryable(e: &ApiError) -> bool {
     )
 }
 
+/// Whether the request may have reached the server with its answer lost (a cut
+/// connection or a timeout): a create that ends so has an unknown outcome.
+pub fn lost_answer(e: &ApiError) -> bool {
+    matches!(e, ApiError::Timeout(_) | ApiError::Network(_))
+}
+
 /// Parse `500ms`, `2s`, `1m`, `1h` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let t = text.trim();

@@ -106,6 +106,22 @@ impl Executor {
         self.start_with(flow, version, item, None, 0).await
     }
 
+    /// Record a run of `flow` for `item` as `running` without executing it (a poll's
+    /// emit callback: the run survives a crash before it starts). `Ok(new id)`, or
+    /// `Err(existing id)` when a run with the same (flow, version, key) exists.
+    /// Execute it with [`Executor::resume`] (or [`Executor::resume_all`]).
+    pub fn enqueue(&self, flow: &Flow, version: i64, item: &TriggerItem) -> RunResult<Result<i64, i64>> {
+        let trigger = json!({"payload": item.payload, "previous": item.previous});
+        Ok(self
+            .store
+            .insert_run(&flow.name, version, &item.key, &trigger, None)?)
+    }
+
+    /// The ids of `flow`'s runs in `status` (any version), oldest first.
+    pub fn runs_of(&self, flow: &str, status: &str) -> RunResult<Vec<(i64, i64)>> {
+        Ok(self.store.ids_of_flow(flow, status)?)
+    }
+
     pub(crate) async fn start_with(
         &self,
         flow: &Flow,
@@ -148,7 +164,7 @@ impl Executor {
             }
             Ok(Some(Stop::Waiting(at))) => ctx.store.set_waiting(ctx.run_id, &at)?,
             Err(f) => {
-                if !flow.on_failure.is_empty() && !f.unknown {
+                if !flow.on_failure.is_empty() {
                     if let Some(scope) = ctx.scope.as_object_mut() {
                         scope.insert("error".into(), json!({"message": f.message, "step": f.path}));
                     }
@@ -237,20 +253,24 @@ impl Executor {
     /// whose flow is gone, the reason they stay as they are).
     pub async fn resume_all(&self) -> RunResult<Vec<Result<RunOutcome, String>>> {
         let ids = self.store.ids_with_status("running", None)?;
-        self.resume_ids(ids).await
+        self.resume_ids(ids, "running").await
     }
 
     /// Continue the `waiting` runs whose delay is over.
     pub async fn resume_due(&self) -> RunResult<Vec<Result<RunOutcome, String>>> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let ids = self.store.ids_with_status("waiting", Some(&now))?;
-        self.resume_ids(ids).await
+        self.resume_ids(ids, "waiting").await
     }
 
-    async fn resume_ids(&self, ids: Vec<i64>) -> RunResult<Vec<Result<RunOutcome, String>>> {
+    async fn resume_ids(&self, ids: Vec<i64>, status: &str) -> RunResult<Vec<Result<RunOutcome, String>>> {
         let mut out = Vec::new();
         for id in ids {
             let Some(run) = self.store.get(id)? else { continue };
+            if run.status != status {
+                // Continued meanwhile (a sub-run resumed by its parent).
+                continue;
+            }
             match self.flow_of(&run) {
                 Ok(flow) => out.push(Ok(self.resume(id, &flow).await?)),
                 Err(why) => out.push(Err(why)),
@@ -338,14 +358,15 @@ impl Executor {
         self.drive(flow, &mut ctx).await
     }
 
-    /// Run the sub-flow `name` with `input` as its trigger, waiting for it.
+    /// Run the sub-flow `name` with `input` as its trigger, waiting for it. A sub-run
+    /// started before (the parent is resumed) is continued, not started again.
     pub(crate) async fn call_flow(
         &self,
         ctx: &Ctx,
         path: &str,
         name: &str,
         input: Value,
-    ) -> Result<Value, String> {
+    ) -> Result<Result<Value, String>, String> {
         if ctx.depth >= 5 {
             return Err(format!("{path}: call_flow nested more than 5 deep (a flow calling itself?)"));
         }
@@ -359,12 +380,29 @@ impl Executor {
             payload: input,
             previous: None,
         };
-        let out = if ctx.dry {
+        let mut out = if ctx.dry {
             Box::pin(self.dry_run(&flow, item)).await
         } else {
             Box::pin(self.start_with(&flow, version, item, None, ctx.depth + 1)).await
         }
         .map_err(|e| format!("{path}: {e}"))?;
+        if out.existing && out.status == "running" {
+            out = Box::pin(self.resume(out.run_id, &flow))
+                .await
+                .map_err(|e| format!("{path}: {e}"))?;
+        }
+        if out.existing && out.status == "waiting" {
+            let due = self
+                .store
+                .resume_at(out.run_id)
+                .map_err(|e| format!("{path}: {e}"))?;
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            if due.as_deref().is_some_and(|at| at <= now.as_str()) {
+                out = Box::pin(self.resume(out.run_id, &flow))
+                    .await
+                    .map_err(|e| format!("{path}: {e}"))?;
+            }
+        }
         if out.status == "failed" {
             return Err(format!(
                 "{path}: flow {name} (run {}) failed: {}",
@@ -372,7 +410,16 @@ impl Executor {
                 out.error.unwrap_or_default()
             ));
         }
-        Ok(json!({"run_id": out.run_id, "status": out.status, "writes": out.writes}))
+        if out.status == "waiting" {
+            // The parent waits as long as its sub-run does.
+            let at = self
+                .store
+                .resume_at(out.run_id)
+                .map_err(|e| format!("{path}: {e}"))?
+                .unwrap_or_default();
+            return Ok(Err(at));
+        }
+        Ok(Ok(json!({"run_id": out.run_id, "status": out.status, "writes": out.writes})))
     }
 }
 

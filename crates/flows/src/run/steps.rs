@@ -196,7 +196,12 @@ impl Executor {
                 let mut partial = Map::new();
                 partial.insert("find".into(), found.clone());
                 ctx.set_step(&step.id, &object(partial.clone()));
-                let hit = self.templates.render_str(&f.found, &ctx.scope)
+                // `found` sees the lookup's response as `find` (and as steps.ID.output.find).
+                let mut scope = ctx.scope.clone();
+                if let Some(o) = scope.as_object_mut() {
+                    o.insert("find".into(), found.clone());
+                }
+                let hit = self.templates.render_str(&f.found, &scope)
                     .map_err(|e| fail(path, format!("{path}: found: {e}")))?;
                 if !is_empty(&hit) {
                     return Ok(Exit::Output(json!({"find": found, "record": hit, "created": false})));
@@ -308,8 +313,10 @@ impl Executor {
                 let input = Value::Object(c.input.clone().into_iter().collect());
                 store.begin_step(ctx.run_id, path, attempt, &json!({"flow": c.name, "input": input})).map_err(db)?;
                 let input = self.render(ctx, path, "input", &input)?;
-                let out = self.call_flow(ctx, path, &c.name, input).await.map_err(|m| fail(path, m))?;
-                Ok(Exit::Output(out))
+                match self.call_flow(ctx, path, &c.name, input).await.map_err(|m| fail(path, m))? {
+                    Ok(out) => Ok(Exit::Output(out)),
+                    Err(at) => Ok(Exit::Stop(Stop::Waiting(at))),
+                }
             }
         }
     }
@@ -364,9 +371,20 @@ impl Executor {
             requests.push(sent.clone());
             match call::send(&self.apps, r, input.clone()).await {
                 Ok(v) => return Ok(v),
+                Err(e) if r.is_create() && call::lost_answer(&e) => {
+                    // The create may have landed: never sent again blindly.
+                    return Err(Failure {
+                        path: path.to_string(),
+                        message: format!(
+                            "the outcome of step {path} is unknown ({} was sent, then: {e}): check the record, then `hlbridge runs replay {} --from-failed-step`",
+                            r.op.id, ctx.run_id
+                        ),
+                        unknown: true,
+                    });
+                }
                 Err(e) if n < attempts && call::retryable(&e) => {
-                    let retry = step.retry.as_ref().expect("attempts > 1 only with retry");
-                    tokio::time::sleep(call::backoff(retry, n)).await;
+                    let wait = step.retry.as_ref().map(|retry| call::backoff(retry, n)).unwrap_or_default();
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(fail(path, format!("{path} ({}): {e}", r.op.id))),
             }

@@ -21,6 +21,8 @@ pub struct RunRecord {
     pub started: String,
     pub finished: Option<String>,
     pub replay_of: Option<i64>,
+    /// When a `waiting` run is due (RFC 3339).
+    pub resume_at: Option<String>,
 }
 
 /// A recorded step attempt (the latest per step path).
@@ -170,6 +172,28 @@ impl RunStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// `(id, version)` of `flow`'s runs in `status`, oldest first.
+    pub fn ids_of_flow(&self, flow: &str, status: &str) -> StoreResult<Vec<(i64, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, version FROM flow_runs WHERE flow=?1 AND status=?2 ORDER BY id")?;
+        let rows = stmt.query_map(params![flow, status], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// When a `waiting` run is due (RFC 3339), if it waits.
+    pub fn resume_at(&self, id: i64) -> StoreResult<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT resume_at FROM flow_runs WHERE id=?1 AND status='waiting'",
+                params![id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     pub fn get(&self, id: i64) -> StoreResult<Option<RunRecord>> {
         let conn = self.conn();
         Ok(conn
@@ -317,7 +341,7 @@ impl RunStore {
     }
 }
 
-const RUN_COLS: &str = "SELECT id, flow, version, run_key, status, trigger, error, failed_step, started, finished, replay_of FROM flow_runs";
+const RUN_COLS: &str = "SELECT id, flow, version, run_key, status, trigger, error, failed_step, started, finished, replay_of, resume_at FROM flow_runs";
 
 fn json(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -336,6 +360,7 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         started: r.get(8)?,
         finished: r.get(9)?,
         replay_of: r.get(10)?,
+        resume_at: r.get(11)?,
     })
 }
 

@@ -42,6 +42,13 @@ impl Executor {
     ) -> Result<Value, Failure> {
         let store = ctx.store.clone();
         let db = |e: super::StoreError| fail(path, e.to_string());
+        if c.operation.starts_with("hlbridge:") {
+            let shown = json!({"operation": c.operation, "body": c.body.as_ref().map(call::redact)});
+            if in_find_or_create.is_none() {
+                store.begin_step(ctx.run_id, path, attempt, &shown).map_err(db)?;
+            }
+            return self.builtin(ctx, path, c);
+        }
         let r = call::resolve(&c.operation).map_err(|m| fail(path, m))?;
         let input = {
             let params = Value::Object(c.params.clone().into_iter().collect());
@@ -96,6 +103,12 @@ impl Executor {
             Ok(v) => {
                 store.settle_intent(&key, v).map_err(db)?;
                 self.outbox_settle(outbox, Ok(v));
+            }
+            Err(f) if f.unknown => {
+                // Sent, answer lost: the intent stays open so nothing sends it blindly
+                // again (a find_or_create looks first; a plain create waits for the
+                // operator). The outbox entry stays pending for the same reason.
+                let _ = outbox;
             }
             Err(f) => {
                 // A refused write did not land: forget the intent so a replay sends it.
