@@ -57,6 +57,7 @@ mod check;
 mod conditions;
 mod dates;
 mod filters;
+mod jsonpath;
 mod rewrite;
 
 use std::fmt;
