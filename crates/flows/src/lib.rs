@@ -7,4 +7,5 @@ pub mod deploy;
 pub mod model;
 pub mod run;
 pub mod template;
+pub mod triggers;
 pub mod validate;

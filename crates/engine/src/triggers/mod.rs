@@ -22,7 +22,7 @@ use hlbridge_ghl::GhlClient;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-pub use sellsy::{poll_sellsy, sellsy_items, sellsy_trigger};
+pub use sellsy::{poll_sellsy, sellsy_fetch, sellsy_items, sellsy_trigger};
 pub use store::{SqliteTriggerStore, TriggerStore};
 
 use crate::error::{EngineError, Result};
@@ -132,7 +132,7 @@ impl Trigger {
     }
 
     /// Incremental triggers resume after the last item seen.
-    fn incremental(&self) -> bool {
+    pub fn incremental(&self) -> bool {
         self.op.pagination == Pagination::SearchAfter
             && self
                 .input

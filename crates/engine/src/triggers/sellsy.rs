@@ -43,10 +43,14 @@ pub fn sellsy_items(op: &Operation, body: &Value) -> Vec<Value> {
     }
 }
 
-/// Every item the operation returns now, page after page.
-async fn fetch(client: &SellsyClient, trigger: &Trigger) -> Result<Vec<Value>> {
-    if trigger.op.pagination == Pagination::Seek {
-        let stream = client.stream(trigger.op, trigger.input.clone(), PagingMode::Seek);
+/// Every item a Sellsy read returns now, page after page.
+pub async fn sellsy_fetch(
+    client: &SellsyClient,
+    op: &'static Operation,
+    input: &CallInput,
+) -> Result<Vec<Value>> {
+    if op.pagination == Pagination::Seek {
+        let stream = client.stream(op, input.clone(), PagingMode::Seek);
         futures::pin_mut!(stream);
         let mut items = Vec::new();
         while let Some(item) = stream.try_next().await.map_err(EngineError::sellsy)? {
@@ -55,11 +59,11 @@ async fn fetch(client: &SellsyClient, trigger: &Trigger) -> Result<Vec<Value>> {
         return Ok(items);
     }
     let body = client
-        .call_op(trigger.op, &trigger.input)
+        .call_op(op, input)
         .await
         .map_err(EngineError::sellsy)?
         .body;
-    Ok(sellsy_items(trigger.op, &body))
+    Ok(sellsy_items(op, &body))
 }
 
 /// Poll a Sellsy trigger once: like [`super::poll`], each new (or really changed) item
@@ -73,7 +77,7 @@ pub async fn poll_sellsy(
     mut emit: impl FnMut(&Value),
 ) -> Result<PollOutcome> {
     let baseline = !store.started(&trigger.key)? && !from_beginning;
-    let items = fetch(client, trigger).await?;
+    let items = sellsy_fetch(client, trigger.op, &trigger.input).await?;
     let mut outcome = PollOutcome {
         baseline,
         ..Default::default()
