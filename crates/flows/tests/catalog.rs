@@ -1,0 +1,105 @@
+//! The template gallery: every template (and companion flow) validates as written, the
+//! names are exactly the documented ones, titles and descriptions come from the files.
+
+use hlbridge_flows::catalog;
+use hlbridge_flows::validate::validate;
+
+const NAMES: &[&str] = &[
+    "contact-sync-realtime",
+    "contact-two-way",
+    "task-sync-two-way",
+    "notes-centralized",
+    "task-on-contact-event",
+    "notes-archive",
+    "sellsy-company-to-ghl-business",
+    "ghl-opportunity-won-to-sellsy-task",
+    "ghl-appointment-to-sellsy-comment",
+    "sellsy-tag-to-ghl-workflow",
+    "ghl-new-contact-to-sellsy-prospect",
+];
+
+#[test]
+fn the_gallery_has_exactly_the_documented_templates() {
+    let names: Vec<&str> = catalog::list().iter().map(|t| t.name).collect();
+    assert_eq!(names, NAMES);
+    assert_eq!(catalog::names(), NAMES);
+}
+
+#[test]
+fn every_template_and_companion_validates_as_written() {
+    let mut all = catalog::list();
+    all.extend(NAMES.iter().filter_map(|n| catalog::companion_of(n)));
+    assert_eq!(all.len(), NAMES.len() + 4, "four two-part templates");
+    let mut failures = Vec::new();
+    for t in &all {
+        let file = format!("{}.flow.yaml", t.name);
+        match validate(&file, t.text) {
+            Ok(flow) => {
+                assert_eq!(flow.name, t.name, "the flow's name is the template's");
+                assert_eq!(flow.title.as_deref(), Some(t.title.as_str()));
+                assert!(
+                    !t.title.is_empty() && t.description.len() > 80,
+                    "{}",
+                    t.name
+                );
+                assert!(
+                    t.text
+                        .lines()
+                        .filter(|l| l.trim_start().starts_with('#'))
+                        .count()
+                        >= 3,
+                    "{} is commented for editing",
+                    t.name
+                );
+            }
+            Err(problems) => failures.extend(problems.iter().map(|p| p.to_string())),
+        }
+    }
+    assert!(failures.is_empty(), "problems:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn get_reads_title_and_description_from_the_file() {
+    let t = catalog::get("notes-archive").expect("notes-archive");
+    assert!(t.text.contains("hlbridge:notes.archive"));
+    assert!(t.description.contains("notes search"), "{}", t.description);
+    assert!(t.text.contains(&format!("title: \"{}\"", t.title)));
+    assert!(catalog::get("notes-archiv").is_none());
+    assert_eq!(catalog::suggest("notes-archiv"), Some("notes-archive"));
+    let two_way = catalog::get("contact-two-way").unwrap();
+    assert!(two_way.description.contains("contact-two-way-reverse"));
+    let reverse = catalog::companion_of("contact-two-way").unwrap();
+    assert_eq!(reverse.name, "contact-two-way-reverse");
+}
+
+#[test]
+fn the_two_way_halves_listen_to_opposite_apps() {
+    use hlbridge_flows::model::Trigger;
+    for name in [
+        "contact-two-way",
+        "task-sync-two-way",
+        "notes-centralized",
+        "notes-archive",
+    ] {
+        let main = catalog::get(name).unwrap();
+        let other = catalog::companion_of(name).unwrap();
+        let app = |text: &str| match validate("x", text).map(|f| f.trigger) {
+            Ok(Trigger::Webhook(w)) => w.app,
+            other => panic!("{name}: a webhook trigger, got {other:?}"),
+        };
+        assert_ne!(app(main.text), app(other.text), "{name}");
+    }
+}
+
+#[test]
+fn a_broken_template_would_be_caught() {
+    // The check above is real: the same file with an unknown filter does not validate.
+    let t = catalog::get("contact-two-way").unwrap();
+    let broken = t.text.replacen("| lower ==", "| lowerr ==", 1);
+    assert_ne!(broken, t.text);
+    let problems = validate("contact-two-way.flow.yaml", &broken).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p.message.contains("lowerr")),
+        "{problems:?}"
+    );
+}
