@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: the flow file format (plain serde types; the JSON Schema comes from them).
 
+pub mod catalog;
 pub mod deploy;
 pub mod model;
 pub mod run;
