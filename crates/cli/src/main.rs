@@ -14,6 +14,7 @@ mod connect_cmd;
 mod connections_cmd;
 mod emulator_cmd;
 mod flow_cmd;
+mod flow_deploy;
 mod ghl_cmd;
 mod history_cmd;
 mod input;
@@ -23,6 +24,7 @@ mod pairs_sync;
 mod sellsy_cmd;
 mod serve_cmd;
 mod sync_cmd;
+mod templates_cmd;
 mod up_cmd;
 mod watch_cmd;
 
@@ -78,6 +80,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Flow files: validate, schema.
     Flow(flow_cmd::FlowArgs),
+    /// Ready-made flows: list, use (writes an editable flow file).
+    Templates(templates_cmd::TemplatesArgs),
     /// What happened to records: every applied write, its fields old → new.
     History(history_cmd::HistoryArgs),
     /// Bearer tokens for the service's `/api` and `/metrics`: create, list, revoke.
@@ -138,6 +142,7 @@ fn main() {
             Command::Pairs(args) => connections_cmd::run_pairs(args).await,
             Command::Serve(args) => serve_cmd::run(args).await,
             Command::Flow(args) => flow_cmd::run(args).await,
+            Command::Templates(args) => templates_cmd::run(args),
             Command::History(args) => history_cmd::run(args).await,
             Command::ApiToken { command } => admin_cmd::run_api_token(command).await,
             Command::Admin { command } => admin_cmd::run_admin(command).await,
