@@ -90,8 +90,16 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
     assert_eq!(foc.output.as_ref().unwrap()["created"], true);
     let branch = w.store.step(a.run_id, "route").unwrap().unwrap();
     assert_eq!(branch.input["case"], 0);
-    assert!(w.store.step(a.run_id, "tags[1].tag_note").unwrap().is_some());
-    assert!(w.store.step(a.run_id, "tags[2].tag_note").unwrap().is_none());
+    assert!(w
+        .store
+        .step(a.run_id, "tags[1].tag_note")
+        .unwrap()
+        .is_some());
+    assert!(w
+        .store
+        .step(a.run_id, "tags[2].tag_note")
+        .unwrap()
+        .is_none());
     // call_flow ran the archive flow, whose built-in action filled the notes archive.
     let hits = w.engine_store.search_notes("archived", None, 10).unwrap();
     assert_eq!(hits.len(), 1);
@@ -119,7 +127,10 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
         .start(
             &kinds,
             1,
-            item("b", json!({"email": "beta@example.com", "last": "Beta", "tier": "basic", "tags": []})),
+            item(
+                "b",
+                json!({"email": "beta@example.com", "last": "Beta", "tier": "basic", "tags": []}),
+            ),
         )
         .await
         .unwrap();
@@ -134,12 +145,19 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
         .unwrap()
         .to_string();
     assert_eq!(w.ghl_note_bodies(&beta), vec!["plain Beta"]);
-    assert_eq!(w.store.step(b.run_id, "route").unwrap().unwrap().input["case"], -1);
+    assert_eq!(
+        w.store.step(b.run_id, "route").unwrap().unwrap().input["case"],
+        -1
+    );
 
     // 3. No e-mail: the filter is false, the run is skipped and writes nothing.
     let contacts_before = w.ghl.state().contact_count();
     let c = exec
-        .start(&kinds, 1, item("c", json!({"last": "Nobody", "tier": "vip", "tags": []})))
+        .start(
+            &kinds,
+            1,
+            item("c", json!({"last": "Nobody", "tier": "vip", "tags": []})),
+        )
         .await
         .unwrap();
     assert_eq!(c.status, "skipped");
@@ -219,7 +237,10 @@ async fn a_dry_run_reads_for_real_and_prints_writes_without_sending_them() {
     let out = exec
         .dry_run(
             &kinds,
-            item("x", json!({"email": "dry@example.com", "last": "Dry", "tier": "vip", "tags": ["a"]})),
+            item(
+                "x",
+                json!({"email": "dry@example.com", "last": "Dry", "tier": "vip", "tags": ["a"]}),
+            ),
         )
         .await
         .unwrap();
@@ -233,14 +254,18 @@ async fn a_dry_run_reads_for_real_and_prints_writes_without_sending_them() {
     assert_eq!(
         ops,
         vec![
-            "contacts.create-contact",
-            "contacts.create-note",
-            "contacts.create-note",
-            "hlbridge:notes.archive"
+            "ghl:contacts.create-contact",
+            "ghl:contacts.create-note",
+            "ghl:contacts.create-note",
         ],
         "{:#?}",
         out.writes
     );
+    // The notes need the id of the contact the dry run did not create: shown unresolved.
+    assert!(out.writes[1]["unresolved"]
+        .as_str()
+        .unwrap()
+        .contains("undefined"));
     let create = &out.writes[0]["request"];
     assert_eq!(create["method"], "POST");
     assert!(create["url"].as_str().unwrap().starts_with(&w.ghl.base_url));
@@ -259,5 +284,9 @@ async fn a_dry_run_reads_for_real_and_prints_writes_without_sending_them() {
     assert_eq!(w.ghl.state().note_count(), notes_before);
     assert_eq!(w.sellsy_contacts_with("dry@example.com").len(), 1);
     assert!(w.store.list(&Default::default()).unwrap().is_empty());
-    assert!(w.engine_store.search_notes("archived", None, 10).unwrap().is_empty());
+    assert!(w
+        .engine_store
+        .search_notes("archived", None, 10)
+        .unwrap()
+        .is_empty());
 }

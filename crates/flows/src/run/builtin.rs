@@ -49,7 +49,9 @@ pub(crate) fn archived_note(path: &str, body: &Value) -> Result<ArchivedNote, Fa
     let note_id = text(body, "note_id").ok_or_else(|| {
         fail(
             path,
-            format!("{path}: {NOTES_ARCHIVE}: body.note_id is missing or empty: give the note's id"),
+            format!(
+                "{path}: {NOTES_ARCHIVE}: body.note_id is missing or empty: give the note's id"
+            ),
         )
     })?;
     let note = match body.get("body") {
@@ -103,7 +105,9 @@ impl Executor {
         let store = self.apps.outbox.as_ref().ok_or_else(|| {
             fail(
                 path,
-                format!("{path}: {NOTES_ARCHIVE} needs the state database (Apps.outbox is not set)"),
+                format!(
+                    "{path}: {NOTES_ARCHIVE} needs the state database (Apps.outbox is not set)"
+                ),
             )
         })?;
         // The archive is keyed by (side, note id): writing it again is harmless.

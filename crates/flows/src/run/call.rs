@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hlbridge_core::optable::{Kind, Method, Operation};
 use hlbridge_core::call::CallInput;
+use hlbridge_core::optable::{Kind, Method, Operation};
 use hlbridge_core::Error as ApiError;
 use serde_json::{json, Map, Value};
 
@@ -23,6 +23,15 @@ impl Resolved {
     /// tables and count as reads.
     pub fn is_write(&self) -> bool {
         self.op.method != Method::Get && self.op.kind == Kind::Action
+    }
+
+    /// `ghl:contacts.create-contact`, as written in flows.
+    pub fn full_id(&self) -> String {
+        let app = match self.app {
+            App::Ghl => "ghl",
+            App::Sellsy => "sellsy",
+        };
+        format!("{app}:{}", self.op.id)
     }
 
     pub fn is_create(&self) -> bool {
@@ -111,7 +120,14 @@ pub fn backoff(retry: &Retry, attempt: u32) -> Duration {
     }
 }
 
-const SECRET_WORDS: [&str; 6] = ["authorization", "token", "password", "secret", "api_key", "apikey"];
+const SECRET_WORDS: [&str; 6] = [
+    "authorization",
+    "token",
+    "password",
+    "secret",
+    "api_key",
+    "apikey",
+];
 
 /// A copy of `v` with the values of secret-looking keys replaced by `***`.
 pub fn redact(v: &Value) -> Value {
@@ -138,8 +154,14 @@ pub fn redact(v: &Value) -> Value {
 pub async fn describe(apps: &Apps, r: &Resolved, input: &CallInput) -> Result<Value, String> {
     let (request, base) = match r.app {
         App::Ghl => {
-            let c = apps.ghl.as_ref().ok_or("no GHL connection: connect one or set HLBRIDGE_GHL_TOKEN")?;
-            (c.prepare(r.op, input).await, c.executor().base_url().to_string())
+            let c = apps
+                .ghl
+                .as_ref()
+                .ok_or("no GHL connection: connect one or set HLBRIDGE_GHL_TOKEN")?;
+            (
+                c.prepare(r.op, input).await,
+                c.executor().base_url().to_string(),
+            )
         }
         App::Sellsy => {
             let c = apps
@@ -152,7 +174,11 @@ pub async fn describe(apps: &Apps, r: &Resolved, input: &CallInput) -> Result<Va
     let request = request.map_err(|e| format!("{}: {e}", r.op.id))?;
     let mut url = format!("{}{}", base.trim_end_matches('/'), request.path);
     if !request.query.is_empty() {
-        let q: Vec<String> = request.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let q: Vec<String> = request
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         url.push('?');
         url.push_str(&q.join("&"));
     }

@@ -102,7 +102,12 @@ impl Executor {
 
     /// Start a run of `flow` for `item`. A second start with the same (flow name,
     /// version, key) returns the existing run and executes nothing.
-    pub async fn start(&self, flow: &Flow, version: i64, item: TriggerItem) -> RunResult<RunOutcome> {
+    pub async fn start(
+        &self,
+        flow: &Flow,
+        version: i64,
+        item: TriggerItem,
+    ) -> RunResult<RunOutcome> {
         self.start_with(flow, version, item, None, 0).await
     }
 
@@ -110,7 +115,12 @@ impl Executor {
     /// emit callback: the run survives a crash before it starts). `Ok(new id)`, or
     /// `Err(existing id)` when a run with the same (flow, version, key) exists.
     /// Execute it with [`Executor::resume`] (or [`Executor::resume_all`]).
-    pub fn enqueue(&self, flow: &Flow, version: i64, item: &TriggerItem) -> RunResult<Result<i64, i64>> {
+    pub fn enqueue(
+        &self,
+        flow: &Flow,
+        version: i64,
+        item: &TriggerItem,
+    ) -> RunResult<Result<i64, i64>> {
         let trigger = json!({"payload": item.payload, "previous": item.previous});
         Ok(self
             .store
@@ -136,7 +146,9 @@ impl Executor {
             .insert_run(&flow.name, version, &item.key, &trigger, replay_of)?
         {
             Ok(id) => id,
-            Err(existing) => return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new()),
+            Err(existing) => {
+                return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new())
+            }
         };
         let mut ctx = Ctx {
             store: self.store.clone(),
@@ -160,13 +172,17 @@ impl Executor {
             Ok(None) => ctx.store.finish_run(ctx.run_id, "ok", None, None)?,
             Ok(Some(Stop::Skipped(path))) => {
                 let why = format!("filter {path} was false");
-                ctx.store.finish_run(ctx.run_id, "skipped", Some(&why), None)?
+                ctx.store
+                    .finish_run(ctx.run_id, "skipped", Some(&why), None)?
             }
             Ok(Some(Stop::Waiting(at))) => ctx.store.set_waiting(ctx.run_id, &at)?,
             Err(f) => {
                 if !flow.on_failure.is_empty() {
                     if let Some(scope) = ctx.scope.as_object_mut() {
-                        scope.insert("error".into(), json!({"message": f.message, "step": f.path}));
+                        scope.insert(
+                            "error".into(),
+                            json!({"message": f.message, "step": f.path}),
+                        );
                     }
                     // The failure handler's own failures are recorded on its steps; the
                     // run stays failed with the original error.
@@ -206,12 +222,15 @@ impl Executor {
 
     /// Rebuild a run's context from the store (the steps reuse their recorded outputs).
     fn reload(&self, run_id: i64, dry: bool) -> RunResult<(super::RunRecord, Ctx)> {
-        let run = self
-            .store
-            .get(run_id)?
-            .ok_or_else(|| RunError::Refused(format!("no run {run_id}: see `hlbridge runs list`")))?;
+        let run = self.store.get(run_id)?.ok_or_else(|| {
+            RunError::Refused(format!("no run {run_id}: see `hlbridge runs list`"))
+        })?;
         let payload = run.trigger.get("payload").cloned().unwrap_or(Value::Null);
-        let previous = run.trigger.get("previous").filter(|v| !v.is_null()).cloned();
+        let previous = run
+            .trigger
+            .get("previous")
+            .filter(|v| !v.is_null())
+            .cloned();
         let ctx = Ctx {
             store: self.store.clone(),
             run_id,
@@ -263,10 +282,16 @@ impl Executor {
         self.resume_ids(ids, "waiting").await
     }
 
-    async fn resume_ids(&self, ids: Vec<i64>, status: &str) -> RunResult<Vec<Result<RunOutcome, String>>> {
+    async fn resume_ids(
+        &self,
+        ids: Vec<i64>,
+        status: &str,
+    ) -> RunResult<Vec<Result<RunOutcome, String>>> {
         let mut out = Vec::new();
         for id in ids {
-            let Some(run) = self.store.get(id)? else { continue };
+            let Some(run) = self.store.get(id)? else {
+                continue;
+            };
             if run.status != status {
                 // Continued meanwhile (a sub-run resumed by its parent).
                 continue;
@@ -306,7 +331,11 @@ impl Executor {
         let steps = self.store.steps(run_id)?;
         if from_failed_step && version != orig.version {
             let ids = super::steps::step_paths(&flow.steps);
-            for s in steps.iter().filter(|s| s.status == "ok") {
+            // The failure handler of the original run is not carried over.
+            for s in steps
+                .iter()
+                .filter(|s| s.status == "ok" && !s.step_path.starts_with("on_failure."))
+            {
                 let base = super::steps::strip_indexes(&s.step_path);
                 if !ids.contains(&base) {
                     return Err(RunError::Refused(format!(
@@ -324,7 +353,9 @@ impl Executor {
             .insert_run(&flow.name, version, &key, &trigger, Some(run_id))?
         {
             Ok(id) => id,
-            Err(existing) => return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new()),
+            Err(existing) => {
+                return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new())
+            }
         };
         if from_failed_step {
             self.store.copy_ok_steps(run_id, id)?;
@@ -368,13 +399,15 @@ impl Executor {
         input: Value,
     ) -> Result<Result<Value, String>, String> {
         if ctx.depth >= 5 {
-            return Err(format!("{path}: call_flow nested more than 5 deep (a flow calling itself?)"));
+            return Err(format!(
+                "{path}: call_flow nested more than 5 deep (a flow calling itself?)"
+            ));
         }
         let lookup = self.flows.as_ref().ok_or_else(|| {
             format!("{path}: call_flow `{name}` needs the deployed flows (none are known here)")
         })?;
-        let (flow, version) =
-            lookup(name).ok_or_else(|| format!("{path}: call_flow: no flow named `{name}`; deploy it first"))?;
+        let (flow, version) = lookup(name)
+            .ok_or_else(|| format!("{path}: call_flow: no flow named `{name}`; deploy it first"))?;
         let item = TriggerItem {
             key: format!("call:{}:{}", ctx.run_id, path),
             payload: input,
@@ -419,7 +452,9 @@ impl Executor {
                 .unwrap_or_default();
             return Ok(Err(at));
         }
-        Ok(Ok(json!({"run_id": out.run_id, "status": out.status, "writes": out.writes})))
+        Ok(Ok(
+            json!({"run_id": out.run_id, "status": out.status, "writes": out.writes}),
+        ))
     }
 }
 

@@ -5,9 +5,9 @@
 //! invoices, …) are recorded only in the run store (`flow_steps.requests`), because
 //! the outbox has no kind for them.
 
+use hlbridge_core::optable::Method;
 use hlbridge_engine::store::history::{WriteContext, WriteSource};
 use hlbridge_engine::store::{Kind, NewOutbox, Outcome, Side};
-use hlbridge_core::optable::Method;
 use serde_json::Value;
 
 use super::call::Resolved;
@@ -31,7 +31,13 @@ fn kind_of(group: &str) -> Option<Kind> {
 }
 
 impl Executor {
-    pub(crate) fn outbox_intend(&self, ctx: &Ctx, path: &str, r: &Resolved, request: &Value) -> OutboxId {
+    pub(crate) fn outbox_intend(
+        &self,
+        ctx: &Ctx,
+        path: &str,
+        r: &Resolved,
+        request: &Value,
+    ) -> OutboxId {
         let outbox = self.apps.outbox.as_ref()?;
         let kind = kind_of(r.op.group)?;
         let op = match r.op.method {

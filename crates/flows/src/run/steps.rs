@@ -68,7 +68,12 @@ pub fn strip_indexes(path: &str) -> String {
 }
 
 impl Executor {
-    pub(crate) fn run_steps<'a>(&'a self, ctx: &'a mut Ctx, steps: &'a [Step], prefix: String) -> StepsFuture<'a> {
+    pub(crate) fn run_steps<'a>(
+        &'a self,
+        ctx: &'a mut Ctx,
+        steps: &'a [Step],
+        prefix: String,
+    ) -> StepsFuture<'a> {
         Box::pin(async move {
             for step in steps {
                 let path = format!("{prefix}{}", step.id);
@@ -80,9 +85,16 @@ impl Executor {
         })
     }
 
-    async fn run_step(&self, ctx: &mut Ctx, step: &Step, path: &str) -> Result<Option<Stop>, Failure> {
+    async fn run_step(
+        &self,
+        ctx: &mut Ctx,
+        step: &Step,
+        path: &str,
+    ) -> Result<Option<Stop>, Failure> {
         let store = ctx.store.clone();
-        let recorded = store.step(ctx.run_id, path).map_err(|e| fail(path, e.to_string()))?;
+        let recorded = store
+            .step(ctx.run_id, path)
+            .map_err(|e| fail(path, e.to_string()))?;
         if let Some(rec) = &recorded {
             match rec.status.as_str() {
                 "ok" => {
@@ -103,14 +115,19 @@ impl Executor {
         }
         let attempt = recorded.as_ref().map(|r| r.attempt + 1).unwrap_or(1);
         let mut requests = Vec::new();
-        let result = self.exec_kind(ctx, step, path, recorded.as_ref(), attempt, &mut requests).await;
+        let result = self
+            .exec_kind(ctx, step, path, recorded.as_ref(), attempt, &mut requests)
+            .await;
         let requests = Value::Array(requests);
         let db = |e: super::StoreError| fail(path, e.to_string());
         match result {
             Ok(Exit::Output(out)) => {
-                store.end_step(ctx.run_id, path, "ok", Some(&out), None, &requests).map_err(db)?;
+                store
+                    .end_step(ctx.run_id, path, "ok", Some(&out), None, &requests)
+                    .map_err(db)?;
                 if ctx.dry {
-                    ctx.trace.push(json!({"step": path, "kind": kind_name(step), "output": out}));
+                    ctx.trace
+                        .push(json!({"step": path, "kind": kind_name(step), "output": out}));
                 }
                 ctx.set_step(&step.id, &out);
                 Ok(None)
@@ -120,34 +137,100 @@ impl Executor {
                     Stop::Skipped(_) => "skipped",
                     Stop::Waiting(_) => "waiting",
                 };
-                store.end_step(ctx.run_id, path, status, None, None, &requests).map_err(db)?;
+                store
+                    .end_step(ctx.run_id, path, status, None, None, &requests)
+                    .map_err(db)?;
                 if ctx.dry {
-                    ctx.trace.push(json!({"step": path, "kind": kind_name(step), "status": status}));
+                    ctx.trace
+                        .push(json!({"step": path, "kind": kind_name(step), "status": status}));
                 }
                 Ok(Some(stop))
             }
+            Err(f) if dry_unresolved(ctx, step, &f) => {
+                // A dry run sends no write, so a later template needing a write's
+                // output cannot render: the step is shown unresolved, the run goes on.
+                let out = json!({"dry_run": true, "unresolved": f.message});
+                let operation = match &step.kind {
+                    StepKind::Action(c) => Some(c.operation.clone()),
+                    StepKind::FindOrCreate(f) => Some(f.create.operation.clone()),
+                    _ => None,
+                };
+                if let Some(op) = operation {
+                    ctx.writes
+                        .push(json!({"step": path, "operation": op, "unresolved": f.message}));
+                }
+                store
+                    .end_step(ctx.run_id, path, "ok", Some(&out), None, &requests)
+                    .map_err(db)?;
+                ctx.trace
+                    .push(json!({"step": path, "kind": kind_name(step), "output": out}));
+                ctx.set_step(&step.id, &out);
+                Ok(None)
+            }
             Err(f) if f.unknown => {
-                store.end_step(ctx.run_id, path, "unknown", None, Some(&f.message), &requests).map_err(db)?;
+                store
+                    .end_step(
+                        ctx.run_id,
+                        path,
+                        "unknown",
+                        None,
+                        Some(&f.message),
+                        &requests,
+                    )
+                    .map_err(db)?;
                 Err(f)
             }
             Err(f) => {
-                store.end_step(ctx.run_id, path, "failed", None, Some(&f.message), &requests).map_err(db)?;
+                store
+                    .end_step(
+                        ctx.run_id,
+                        path,
+                        "failed",
+                        None,
+                        Some(&f.message),
+                        &requests,
+                    )
+                    .map_err(db)?;
                 if ctx.dry {
-                    ctx.trace.push(json!({"step": path, "kind": kind_name(step), "error": f.message}));
+                    ctx.trace
+                        .push(json!({"step": path, "kind": kind_name(step), "error": f.message}));
                 }
                 match &step.on_error {
                     None | Some(OnError::Mode(ErrorMode::Fail)) => Err(f),
                     Some(OnError::Mode(ErrorMode::Continue)) => {
-                        store.end_step(ctx.run_id, path, "continued", None, Some(&f.message), &requests).map_err(db)?;
+                        store
+                            .end_step(
+                                ctx.run_id,
+                                path,
+                                "continued",
+                                None,
+                                Some(&f.message),
+                                &requests,
+                            )
+                            .map_err(db)?;
                         ctx.set_step(&step.id, &Value::Null);
                         Ok(None)
                     }
                     Some(OnError::Steps { steps }) => {
                         if let Some(scope) = ctx.scope.as_object_mut() {
-                            scope.insert("error".into(), json!({"message": f.message, "step": f.path}));
+                            scope.insert(
+                                "error".into(),
+                                json!({"message": f.message, "step": f.path}),
+                            );
                         }
-                        let stop = self.run_steps(ctx, steps, format!("{path}.on_error.")).await?;
-                        store.end_step(ctx.run_id, path, "continued", None, Some(&f.message), &requests).map_err(db)?;
+                        let stop = self
+                            .run_steps(ctx, steps, format!("{path}.on_error."))
+                            .await?;
+                        store
+                            .end_step(
+                                ctx.run_id,
+                                path,
+                                "continued",
+                                None,
+                                Some(&f.message),
+                                &requests,
+                            )
+                            .map_err(db)?;
                         ctx.set_step(&step.id, &Value::Null);
                         Ok(stop)
                     }
@@ -175,24 +258,49 @@ impl Executor {
         let db = |e: super::StoreError| fail(path, e.to_string());
         match &step.kind {
             StepKind::Filter(c) => {
-                store.begin_step(ctx.run_id, path, attempt, &Value::Null).map_err(db)?;
+                store
+                    .begin_step(ctx.run_id, path, attempt, &Value::Null)
+                    .map_err(db)?;
                 let pass = eval_conditions(&self.templates, c, &ctx.scope)
                     .map_err(|e| fail(path, format!("{path}: filter: {e}")))?;
-                Ok(if pass { Exit::Output(json!(true)) } else { Exit::Stop(Stop::Skipped(path.into())) })
+                Ok(if pass {
+                    Exit::Output(json!(true))
+                } else {
+                    Exit::Stop(Stop::Skipped(path.into()))
+                })
             }
             StepKind::Map(m) => {
                 let input = Value::Object(m.clone().into_iter().collect());
-                store.begin_step(ctx.run_id, path, attempt, &input).map_err(db)?;
+                store
+                    .begin_step(ctx.run_id, path, attempt, &input)
+                    .map_err(db)?;
                 Ok(Exit::Output(self.render(ctx, path, "map", &input)?))
             }
             StepKind::Action(c) => {
-                let out = self.action(ctx, step, path, attempt, c, requests, None).await?;
+                let out = self
+                    .action(ctx, step, path, attempt, c, requests, None)
+                    .await?;
                 Ok(Exit::Output(out))
             }
             StepKind::FindOrCreate(f) => {
-                store.begin_step(ctx.run_id, path, attempt, &json!({"find": f.find.operation})).map_err(db)?;
+                store
+                    .begin_step(
+                        ctx.run_id,
+                        path,
+                        attempt,
+                        &json!({"find": f.find.operation}),
+                    )
+                    .map_err(db)?;
                 let find_path = format!("{path}.find");
-                let found = self.call_step(ctx, step, &find_path, &f.find, requests).await?;
+                // Failures of the find or the create are the step's own.
+                let at_step = |mut f: Failure| {
+                    f.path = path.to_string();
+                    f
+                };
+                let found = self
+                    .call_step(ctx, step, &find_path, &f.find, requests)
+                    .await
+                    .map_err(at_step)?;
                 let mut partial = Map::new();
                 partial.insert("find".into(), found.clone());
                 ctx.set_step(&step.id, &object(partial.clone()));
@@ -201,18 +309,40 @@ impl Executor {
                 if let Some(o) = scope.as_object_mut() {
                     o.insert("find".into(), found.clone());
                 }
-                let hit = self.templates.render_str(&f.found, &scope)
-                    .map_err(|e| fail(path, format!("{path}: found: {e}")))?;
+                // Undefined (`first` of an empty list, a missing key) means not found.
+                let hit = match self.templates.render_str(&f.found, &scope) {
+                    Ok(v) => v,
+                    Err(e) if is_undefined(&e.message) => Value::Null,
+                    Err(e) => return Err(fail(path, format!("{path}: found: {e}"))),
+                };
                 if !is_empty(&hit) {
-                    return Ok(Exit::Output(json!({"find": found, "record": hit, "created": false})));
+                    return Ok(Exit::Output(
+                        json!({"find": found, "record": hit, "created": false}),
+                    ));
                 }
                 let create_path = format!("{path}.create");
-                let created = self.action(ctx, step, &create_path, attempt, &f.create, requests, Some(path)).await?;
-                Ok(Exit::Output(json!({"find": found, "record": created, "created": true})))
+                let created = self
+                    .action(
+                        ctx,
+                        step,
+                        &create_path,
+                        attempt,
+                        &f.create,
+                        requests,
+                        Some(path),
+                    )
+                    .await
+                    .map_err(at_step)?;
+                Ok(Exit::Output(
+                    json!({"find": found, "record": created, "created": true}),
+                ))
             }
             StepKind::Branch(b) => {
                 // The chosen case is recorded as the step's input so a resume takes it again.
-                let chosen = match recorded.and_then(|r| r.input.get("case")).and_then(Value::as_i64) {
+                let chosen = match recorded
+                    .and_then(|r| r.input.get("case"))
+                    .and_then(Value::as_i64)
+                {
                     Some(i) => i,
                     None => {
                         let mut pick = -1;
@@ -227,7 +357,9 @@ impl Executor {
                         pick
                     }
                 };
-                store.begin_step(ctx.run_id, path, attempt, &json!({"case": chosen})).map_err(db)?;
+                store
+                    .begin_step(ctx.run_id, path, attempt, &json!({"case": chosen}))
+                    .map_err(db)?;
                 let steps = match usize::try_from(chosen) {
                     Ok(i) => &b.cases[i.min(b.cases.len().saturating_sub(1))].steps,
                     Err(_) => &b.otherwise,
@@ -241,17 +373,28 @@ impl Executor {
                 let items = match recorded.and_then(|r| r.input.get("items")).cloned() {
                     Some(items) => items,
                     None => {
-                        let v = self.templates.render_str(&f.items, &ctx.scope)
+                        let v = self
+                            .templates
+                            .render_str(&f.items, &ctx.scope)
                             .map_err(|e| fail(path, format!("{path}: items: {e}")))?;
                         let Value::Array(mut list) = v else {
-                            return Err(fail(path, format!("{path}: items must render to a list, got {v}")));
+                            return Err(fail(
+                                path,
+                                format!("{path}: items must render to a list, got {v}"),
+                            ));
                         };
-                        let max = f.max.map(|m| m as usize).unwrap_or(FOR_EACH_LIMIT).min(FOR_EACH_LIMIT);
+                        let max = f
+                            .max
+                            .map(|m| m as usize)
+                            .unwrap_or(FOR_EACH_LIMIT)
+                            .min(FOR_EACH_LIMIT);
                         list.truncate(max);
                         Value::Array(list)
                     }
                 };
-                store.begin_step(ctx.run_id, path, attempt, &json!({"items": items})).map_err(db)?;
+                store
+                    .begin_step(ctx.run_id, path, attempt, &json!({"items": items}))
+                    .map_err(db)?;
                 let list = items.as_array().cloned().unwrap_or_default();
                 let mut outputs = Vec::new();
                 for (index, item) in list.iter().enumerate() {
@@ -259,13 +402,18 @@ impl Executor {
                         scope.insert("item".into(), item.clone());
                         scope.insert("index".into(), json!(index));
                     }
-                    let stop = self.run_steps(ctx, &f.steps, format!("{path}[{index}].")).await?;
+                    let stop = self
+                        .run_steps(ctx, &f.steps, format!("{path}[{index}]."))
+                        .await?;
                     if let Some(stop) = stop {
                         return Ok(Exit::Stop(stop));
                     }
                     let mut iteration = Map::new();
                     for s in &f.steps {
-                        let out = ctx.scope["steps"].get(&s.id).and_then(|v| v.get("output")).cloned();
+                        let out = ctx.scope["steps"]
+                            .get(&s.id)
+                            .and_then(|v| v.get("output"))
+                            .cloned();
                         iteration.insert(s.id.clone(), out.unwrap_or(Value::Null));
                     }
                     outputs.push(Value::Object(iteration));
@@ -277,7 +425,10 @@ impl Executor {
                 Ok(Exit::Output(Value::Array(outputs)))
             }
             StepKind::Delay(d) => {
-                let resume_at = match recorded.and_then(|r| r.input.get("resume_at")).and_then(Value::as_str) {
+                let resume_at = match recorded
+                    .and_then(|r| r.input.get("resume_at"))
+                    .and_then(Value::as_str)
+                {
                     Some(at) => at.to_string(),
                     None => {
                         let at = match d {
@@ -285,35 +436,63 @@ impl Executor {
                                 let dur = call::parse_duration(text).ok_or_else(|| {
                                     fail(path, format!("{path}: delay for `{text}`: write it like 30s, 5m, 2h or 1d"))
                                 })?;
-                                chrono::Utc::now() + chrono::Duration::from_std(dur).unwrap_or_default()
+                                chrono::Utc::now()
+                                    + chrono::Duration::from_std(dur).unwrap_or_default()
                             }
                             Delay::Until(t) => {
-                                let v = self.templates.render_str(t, &ctx.scope)
+                                let v = self
+                                    .templates
+                                    .render_str(t, &ctx.scope)
                                     .map_err(|e| fail(path, format!("{path}: until: {e}")))?;
-                                let s = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                                let s = v
+                                    .as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| v.to_string());
                                 chrono::DateTime::parse_from_rfc3339(&s)
-                                    .map_err(|e| fail(path, format!("{path}: until `{s}` is not an RFC 3339 time: {e}")))?
+                                    .map_err(|e| {
+                                        fail(
+                                            path,
+                                            format!(
+                                                "{path}: until `{s}` is not an RFC 3339 time: {e}"
+                                            ),
+                                        )
+                                    })?
                                     .with_timezone(&chrono::Utc)
                             }
                         };
                         at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
                     }
                 };
-                store.begin_step(ctx.run_id, path, attempt, &json!({"resume_at": resume_at})).map_err(db)?;
+                store
+                    .begin_step(ctx.run_id, path, attempt, &json!({"resume_at": resume_at}))
+                    .map_err(db)?;
                 let due = chrono::DateTime::parse_from_rfc3339(&resume_at)
                     .map(|t| t <= chrono::Utc::now())
                     .unwrap_or(true);
                 if due || ctx.dry {
-                    Ok(Exit::Output(json!({"resumed_at": chrono::Utc::now().to_rfc3339(), "resume_at": resume_at})))
+                    Ok(Exit::Output(
+                        json!({"resumed_at": chrono::Utc::now().to_rfc3339(), "resume_at": resume_at}),
+                    ))
                 } else {
                     Ok(Exit::Stop(Stop::Waiting(resume_at)))
                 }
             }
             StepKind::CallFlow(c) => {
                 let input = Value::Object(c.input.clone().into_iter().collect());
-                store.begin_step(ctx.run_id, path, attempt, &json!({"flow": c.name, "input": input})).map_err(db)?;
+                store
+                    .begin_step(
+                        ctx.run_id,
+                        path,
+                        attempt,
+                        &json!({"flow": c.name, "input": input}),
+                    )
+                    .map_err(db)?;
                 let input = self.render(ctx, path, "input", &input)?;
-                match self.call_flow(ctx, path, &c.name, input).await.map_err(|m| fail(path, m))? {
+                match self
+                    .call_flow(ctx, path, &c.name, input)
+                    .await
+                    .map_err(|m| fail(path, m))?
+                {
                     Ok(out) => Ok(Exit::Output(out)),
                     Err(at) => Ok(Exit::Stop(Stop::Waiting(at))),
                 }
@@ -332,10 +511,16 @@ impl Executor {
     ) -> Result<Value, Failure> {
         let r = call::resolve(&c.operation).map_err(|m| fail(path, m))?;
         let input = self.render_call(ctx, path, c)?;
-        self.send_retrying(ctx, step, path, &r, input, requests).await
+        self.send_retrying(ctx, step, path, &r, input, requests)
+            .await
     }
 
-    fn render_call(&self, ctx: &Ctx, path: &str, c: &Call) -> Result<hlbridge_core::call::CallInput, Failure> {
+    fn render_call(
+        &self,
+        ctx: &Ctx,
+        path: &str,
+        c: &Call,
+    ) -> Result<hlbridge_core::call::CallInput, Failure> {
         let params = Value::Object(c.params.clone().into_iter().collect());
         let params = self.render(ctx, path, "params", &params)?;
         let body = match &c.body {
@@ -355,13 +540,16 @@ impl Executor {
         input: hlbridge_core::call::CallInput,
         requests: &mut Vec<Value>,
     ) -> Result<Value, Failure> {
-        let described = call::describe(&self.apps, r, &input).await.map_err(|m| fail(path, format!("{path}: {m}")))?;
+        let described = call::describe(&self.apps, r, &input)
+            .await
+            .map_err(|m| fail(path, format!("{path}: {m}")))?;
         let mut sent = described.clone();
         if let Some(o) = sent.as_object_mut() {
             o.remove("headers");
         }
         if ctx.dry && r.is_write() {
-            ctx.writes.push(json!({"step": path, "operation": r.op.id, "request": described}));
+            ctx.writes
+                .push(json!({"step": path, "operation": r.full_id(), "request": described}));
             return Ok(json!({"dry_run": true}));
         }
         let attempts = step.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
@@ -383,7 +571,11 @@ impl Executor {
                     });
                 }
                 Err(e) if n < attempts && call::retryable(&e) => {
-                    let wait = step.retry.as_ref().map(|retry| call::backoff(retry, n)).unwrap_or_default();
+                    let wait = step
+                        .retry
+                        .as_ref()
+                        .map(|retry| call::backoff(retry, n))
+                        .unwrap_or_default();
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(fail(path, format!("{path} ({}): {e}", r.op.id))),
@@ -395,6 +587,20 @@ impl Executor {
 pub(crate) enum Exit {
     Output(Value),
     Stop(Stop),
+}
+
+/// A dry run's step that failed only because a template needs the output of a write
+/// the dry run did not send.
+fn dry_unresolved(ctx: &Ctx, step: &Step, f: &Failure) -> bool {
+    ctx.dry
+        && !ctx.writes.is_empty()
+        && is_undefined(&f.message)
+        && !matches!(step.kind, StepKind::Branch(_) | StepKind::ForEach(_))
+}
+
+/// Whether a template error is an undefined value (a missing variable or attribute).
+fn is_undefined(message: &str) -> bool {
+    message.contains("undefined value")
 }
 
 /// Null, `""`, `[]`, `{}` and `false` mean "not found".

@@ -284,12 +284,14 @@ impl RunStore {
         Ok(())
     }
 
-    /// Copy the finished steps of `from` (all but the failed one and later) into `to`.
+    /// Copy the finished steps of `from` (all but the failed one and later, and not its
+    /// failure handler's) into `to`.
     pub fn copy_ok_steps(&self, from: i64, to: i64) -> StoreResult<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO flow_steps (run_id, step_path, attempt, status, input, output, error, started, finished, requests)
              SELECT ?2, step_path, attempt, status, input, output, error, started, finished, requests
-             FROM flow_steps WHERE run_id=?1 AND status IN ('ok', 'skipped')",
+             FROM flow_steps WHERE run_id=?1 AND status IN ('ok', 'skipped')
+               AND substr(step_path, 1, 11) <> 'on_failure.'",
             params![from, to],
         )?;
         Ok(())

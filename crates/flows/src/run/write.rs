@@ -43,9 +43,12 @@ impl Executor {
         let store = ctx.store.clone();
         let db = |e: super::StoreError| fail(path, e.to_string());
         if c.operation.starts_with("hlbridge:") {
-            let shown = json!({"operation": c.operation, "body": c.body.as_ref().map(call::redact)});
+            let shown =
+                json!({"operation": c.operation, "body": c.body.as_ref().map(call::redact)});
             if in_find_or_create.is_none() {
-                store.begin_step(ctx.run_id, path, attempt, &shown).map_err(db)?;
+                store
+                    .begin_step(ctx.run_id, path, attempt, &shown)
+                    .map_err(db)?;
             }
             return self.builtin(ctx, path, c);
         }
@@ -68,10 +71,14 @@ impl Executor {
         };
         if in_find_or_create.is_none() {
             let shown = json!({"operation": c.operation, "params": input.params, "body": input.body.as_ref().map(call::redact)});
-            store.begin_step(ctx.run_id, path, attempt, &shown).map_err(db)?;
+            store
+                .begin_step(ctx.run_id, path, attempt, &shown)
+                .map_err(db)?;
         }
         if !r.is_write() || ctx.dry {
-            return self.send_retrying(ctx, step, path, &r, input, requests).await;
+            return self
+                .send_retrying(ctx, step, path, &r, input, requests)
+                .await;
         }
         let key = intent_key(&ctx.flow, ctx.version, &ctx.key, path);
         match store.intent(&key).map_err(db)? {
@@ -96,9 +103,13 @@ impl Executor {
             None => {}
         }
         let request = json!({"operation": r.op.id, "params": input.params, "body": input.body.as_ref().map(call::redact)});
-        store.record_intent(&key, ctx.run_id, path, &request).map_err(db)?;
+        store
+            .record_intent(&key, ctx.run_id, path, &request)
+            .map_err(db)?;
         let outbox = self.outbox_intend(ctx, path, &r, &request);
-        let result = self.send_retrying(ctx, step, path, &r, input, requests).await;
+        let result = self
+            .send_retrying(ctx, step, path, &r, input, requests)
+            .await;
         match &result {
             Ok(v) => {
                 store.settle_intent(&key, v).map_err(db)?;

@@ -134,9 +134,17 @@ impl World {
     /// An executor knowing `flows` (for call_flow and resume_all), each at version 1.
     pub async fn executor(&self, flows: &[Flow]) -> Executor {
         let known: Vec<Flow> = flows.to_vec();
-        Executor::new(self.apps().await, self.store.clone(), Arc::new(Templates::new())).with_flows(
-            Box::new(move |name: &str| known.iter().find(|f| f.name == name).map(|f| (f.clone(), 1))),
+        Executor::new(
+            self.apps().await,
+            self.store.clone(),
+            Arc::new(Templates::new()),
         )
+        .with_flows(Box::new(move |name: &str| {
+            known
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| (f.clone(), 1))
+        }))
     }
 
     /// GHL contacts whose e-mail is `email`.
@@ -189,7 +197,10 @@ impl World {
             )
             .await
             .expect("create GHL contact");
-        out["contact"]["id"].as_str().expect("contact id").to_string()
+        out["contact"]["id"]
+            .as_str()
+            .expect("contact id")
+            .to_string()
     }
 
     /// Create a Sellsy contact directly (set-up), returning its id.
@@ -216,7 +227,11 @@ pub fn flow(text: &str) -> Flow {
         Ok(f) => f,
         Err(problems) => panic!(
             "test flow invalid:\n{}",
-            problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
     }
 }
@@ -240,7 +255,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within {secs}s");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {secs}s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
