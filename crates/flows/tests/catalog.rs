@@ -103,3 +103,129 @@ fn a_broken_template_would_be_caught() {
         "{problems:?}"
     );
 }
+
+/// The `hlbridge` binary next to this test's (build it first: `cargo build -p hlbridge`).
+fn hlbridge() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join(format!("hlbridge{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p hlbridge` first",
+        bin.display()
+    );
+    bin
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("hlb-tpl-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn cli_templates_list_json_and_use_out_then_validate() {
+    let bin = hlbridge();
+    let out = std::process::Command::new(&bin)
+        .args(["templates", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = items.iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(names, NAMES);
+    for i in &items {
+        let mut keys: Vec<&String> = i.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["description", "name", "title"]);
+        assert!(!i["title"].as_str().unwrap().is_empty());
+    }
+
+    let dir = temp_dir("use");
+    for name in NAMES {
+        let file = dir.join(format!("my-{name}.flow.yaml"));
+        let out = std::process::Command::new(&bin)
+            .args(["templates", "use", name, "--out"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            catalog::get(name).unwrap().text
+        );
+        let mut written = vec![file.clone()];
+        if let Some(c) = catalog::companion_of(name) {
+            let other = catalog::companion_path(&file, name, c.name);
+            assert_eq!(std::fs::read_to_string(&other).unwrap(), c.text);
+            written.push(other);
+        }
+        for f in written {
+            let v = std::process::Command::new(&bin)
+                .args(["flow", "validate"])
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert_eq!(
+                v.status.code(),
+                Some(0),
+                "{}: {}",
+                f.display(),
+                String::from_utf8_lossy(&v.stderr)
+            );
+        }
+    }
+
+    // An existing file is kept unless --force; an unknown name exits 2 with a hint.
+    let file = dir.join("my-notes-archive.flow.yaml");
+    std::fs::write(&file, "mine").unwrap();
+    let again = std::process::Command::new(&bin)
+        .args(["templates", "use", "notes-archive", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    let forced = std::process::Command::new(&bin)
+        .args(["templates", "use", "notes-archive", "--force", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(forced.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        catalog::get("notes-archive").unwrap().text
+    );
+    let unknown = std::process::Command::new(&bin)
+        .args(["templates", "use", "notes-archiv"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("did you mean notes-archive?"), "{err}");
+
+    // Default path: NAME.flow.yaml in the current directory.
+    let plain = std::process::Command::new(&bin)
+        .args(["templates", "use", "ghl-appointment-to-sellsy-comment"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    assert!(dir
+        .join("ghl-appointment-to-sellsy-comment.flow.yaml")
+        .exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
