@@ -18,10 +18,22 @@ pub enum FlowCommand {
     Validate { file: PathBuf },
     /// The JSON Schema of flow files, on stdout.
     Schema,
+    /// Deploy a flow file (validated first): prints `deployed NAME version N`.
+    Deploy(crate::flow_deploy::DeployArgs),
+    /// The deployed flows: name, version, enabled, pair, trigger, deployed_at.
+    List(crate::flow_deploy::ListArgs),
+    /// Let a deployed flow run again.
+    Enable(crate::flow_deploy::NameArgs),
+    /// Stop a deployed flow from running (its versions and runs are kept).
+    Disable(crate::flow_deploy::NameArgs),
 }
 
 pub async fn run(args: FlowArgs) -> i32 {
     match args.command {
+        FlowCommand::Deploy(a) => crate::flow_deploy::deploy(a).await,
+        FlowCommand::List(a) => crate::flow_deploy::list(a).await,
+        FlowCommand::Enable(a) => crate::flow_deploy::set_enabled(a, true).await,
+        FlowCommand::Disable(a) => crate::flow_deploy::set_enabled(a, false).await,
         FlowCommand::Validate { file } => match hlbridge_flows::validate::load(&file) {
             Ok(_) => {
                 outln!("{}: ok", file.display());
