@@ -26,10 +26,18 @@ pub enum FlowCommand {
     Enable(crate::flow_deploy::NameArgs),
     /// Stop a deployed flow from running (its versions and runs are kept).
     Disable(crate::flow_deploy::NameArgs),
+    /// Run a flow on one item (--item JSON|@FILE, or --sample) with every write printed
+    /// instead of sent; reads are real, nothing is written.
+    Test(crate::flow_run::TestArgs),
+    /// Poll the trigger once and run every item to completion (--once); one line per
+    /// run `run ID STATUS`; exit 0 when all are ok, skipped or waiting, 1 when any failed.
+    Run(crate::flow_run::RunArgs),
 }
 
 pub async fn run(args: FlowArgs) -> i32 {
     match args.command {
+        FlowCommand::Test(a) => crate::flow_run::run_test(a).await,
+        FlowCommand::Run(a) => crate::flow_run::run_once(a).await,
         FlowCommand::Deploy(a) => crate::flow_deploy::deploy(a).await,
         FlowCommand::List(a) => crate::flow_deploy::list(a).await,
         FlowCommand::Enable(a) => crate::flow_deploy::set_enabled(a, true).await,

@@ -15,12 +15,14 @@ mod connections_cmd;
 mod emulator_cmd;
 mod flow_cmd;
 mod flow_deploy;
+mod flow_run;
 mod ghl_cmd;
 mod history_cmd;
 mod input;
 mod ops_cmd;
 mod output;
 mod pairs_sync;
+mod runs_cmd;
 mod sellsy_cmd;
 mod serve_cmd;
 mod sync_cmd;
@@ -84,6 +86,8 @@ enum Command {
     Templates(templates_cmd::TemplatesArgs),
     /// What happened to records: every applied write, its fields old → new.
     History(history_cmd::HistoryArgs),
+    /// Recorded flow runs: list, show (every step), replay (from the failed step or the start).
+    Runs(runs_cmd::RunsArgs),
     /// Bearer tokens for the service's `/api` and `/metrics`: create, list, revoke.
     #[command(name = "api-token")]
     ApiToken {
@@ -144,6 +148,7 @@ fn main() {
             Command::Flow(args) => flow_cmd::run(args).await,
             Command::Templates(args) => templates_cmd::run(args),
             Command::History(args) => history_cmd::run(args).await,
+            Command::Runs(args) => runs_cmd::run(args).await,
             Command::ApiToken { command } => admin_cmd::run_api_token(command).await,
             Command::Admin { command } => admin_cmd::run_admin(command).await,
         }

@@ -86,6 +86,11 @@ impl Executor {
         self
     }
 
+    /// The connected apps the runs call.
+    pub fn apps(&self) -> &Apps {
+        &self.apps
+    }
+
     pub fn store(&self) -> &RunStore {
         &self.store
     }

@@ -27,7 +27,7 @@ pub mod store;
 mod write;
 
 pub use builtin::NOTES_ARCHIVE;
-pub use call::{parse_duration, redact};
+pub use call::{call_input, parse_duration, redact};
 pub use exec::{Executor, FlowLookup, RunError, RunResult};
 pub use steps::{step_paths, FOR_EACH_LIMIT};
 pub use store::{RunFilter, RunRecord, RunStore, StepRecord, StoreError};
@@ -66,4 +66,12 @@ pub struct RunOutcome {
     pub writes: Vec<Value>,
     /// Dry run: each step's path and output (or error), in order.
     pub trace: Vec<Value>,
+}
+
+/// The key of an item given by hand (`--item`, the API's test): its content, so the
+/// same item given twice runs once.
+pub fn item_key(payload: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(payload.to_string().as_bytes());
+    format!("item:{}", &hex::encode(digest)[..16])
 }
