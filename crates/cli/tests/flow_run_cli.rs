@@ -188,6 +188,19 @@ async fn flow_test_writes_nothing_and_flow_run_once_processes_existing_items_onc
     // flow run --once --from-beginning: both existing Sellsy contacts, once each.
     env.sellsy_contact("one@example.com", "One");
     env.sellsy_contact("two@example.com", "Two");
+    let emails = ["one@example.com", "two@example.com"];
+    // --sample with no run recorded yet: one read of the poll operation's first item.
+    let (code, out, err) = env
+        .run(&["flow", "test", &file, "--sample", "--json"])
+        .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let sampled = v["writes"][0]["request"]["body"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(emails.contains(&sampled.as_str()), "{v}");
+    assert_eq!(env.ghl.state().contact_count(), 0);
     let (code, out, err) = env
         .run(&["flow", "run", &file, "--once", "--from-beginning"])
         .await;
@@ -205,6 +218,15 @@ async fn flow_test_writes_nothing_and_flow_run_once_processes_existing_items_onc
         assert_eq!(found.len(), 1, "{email}");
         assert_eq!(env.notes_of(&found[0]), 1);
     }
+
+    // --sample now takes the newest run's item; still nothing written.
+    let (code, out, _) = env
+        .run(&["flow", "test", &file, "--sample", "--json"])
+        .await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(emails.contains(&v["writes"][0]["request"]["body"]["email"].as_str().unwrap()));
+    assert_eq!(env.ghl.state().contact_count(), 2);
 
     // A second --once emits nothing.
     let (code, out, err) = env.run(&["flow", "run", &file, "--once"]).await;

@@ -290,3 +290,35 @@ async fn a_dry_run_reads_for_real_and_prints_writes_without_sending_them() {
         .unwrap()
         .is_empty());
 }
+
+const ONE_NOTE: &str = r#"
+schema_version: 1
+name: one-note
+trigger: { webhook: { app: ghl, events: [ContactCreate] } }
+steps:
+  - id: note
+    action: { operation: "ghl:contacts.create-note", params: { contactId: "{{ trigger.contact }}" }, body: { body: "enqueued {{ trigger.n }}" } }
+"#;
+
+#[tokio::test]
+async fn an_enqueued_run_is_recorded_first_and_executed_once_by_resume_all() {
+    let w = world("enqueue").await;
+    let f = flow(ONE_NOTE);
+    let exec = w.executor(std::slice::from_ref(&f)).await;
+    let contact = w.make_ghl_contact("enqueue@example.com", "Enqueue").await;
+    let it = item("e1", json!({"contact": contact, "n": 1}));
+    let id = exec.enqueue(&f, 1, &it).unwrap().expect("a new run");
+    assert_eq!(exec.enqueue(&f, 1, &it).unwrap(), Err(id));
+    assert_eq!(w.store.get(id).unwrap().unwrap().status, "running");
+    assert!(
+        w.ghl_note_bodies(&contact).is_empty(),
+        "recorded, not executed"
+    );
+    let outs = exec.resume_all().await.unwrap();
+    assert_eq!(outs.len(), 1);
+    assert_eq!(outs[0].as_ref().unwrap().status, "ok");
+    assert_eq!(w.ghl_note_bodies(&contact), vec!["enqueued 1"]);
+    assert!(exec.resume_all().await.unwrap().is_empty());
+    assert_eq!(exec.start(&f, 1, it).await.unwrap().run_id, id);
+    assert_eq!(w.ghl_note_bodies(&contact), vec!["enqueued 1"]);
+}

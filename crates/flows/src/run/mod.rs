@@ -22,6 +22,7 @@ mod builtin;
 mod call;
 mod exec;
 mod outbox;
+mod send;
 mod steps;
 pub mod store;
 mod write;

@@ -7,9 +7,9 @@ use std::pin::Pin;
 
 use serde_json::{json, Map, Value};
 
-use super::call::{self, Resolved};
+use super::call;
 use super::exec::{kind_name, object, Ctx, Executor, Failure, Stop};
-use crate::model::{Call, Delay, ErrorMode, OnError, Step, StepKind};
+use crate::model::{Delay, ErrorMode, OnError, Step, StepKind};
 use crate::template::eval_conditions;
 
 type StepsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Stop>, Failure>> + Send + 'a>>;
@@ -239,7 +239,13 @@ impl Executor {
         }
     }
 
-    fn render(&self, ctx: &Ctx, path: &str, what: &str, v: &Value) -> Result<Value, Failure> {
+    pub(crate) fn render(
+        &self,
+        ctx: &Ctx,
+        path: &str,
+        what: &str,
+        v: &Value,
+    ) -> Result<Value, Failure> {
         self.templates
             .render(v, &ctx.scope)
             .map_err(|e| fail(path, format!("{path}: {what}: {e}")))
@@ -496,89 +502,6 @@ impl Executor {
                     Ok(out) => Ok(Exit::Output(out)),
                     Err(at) => Ok(Exit::Stop(Stop::Waiting(at))),
                 }
-            }
-        }
-    }
-
-    /// A read inside another step (find_or_create's find): retried, never recorded apart.
-    async fn call_step(
-        &self,
-        ctx: &mut Ctx,
-        step: &Step,
-        path: &str,
-        c: &Call,
-        requests: &mut Vec<Value>,
-    ) -> Result<Value, Failure> {
-        let r = call::resolve(&c.operation).map_err(|m| fail(path, m))?;
-        let input = self.render_call(ctx, path, c)?;
-        self.send_retrying(ctx, step, path, &r, input, requests)
-            .await
-    }
-
-    fn render_call(
-        &self,
-        ctx: &Ctx,
-        path: &str,
-        c: &Call,
-    ) -> Result<hlbridge_core::call::CallInput, Failure> {
-        let params = Value::Object(c.params.clone().into_iter().collect());
-        let params = self.render(ctx, path, "params", &params)?;
-        let body = match &c.body {
-            Some(b) => Some(self.render(ctx, path, "body", b)?),
-            None => None,
-        };
-        let params = params.as_object().cloned().unwrap_or_default();
-        Ok(call::call_input(&params, body))
-    }
-
-    pub(crate) async fn send_retrying(
-        &self,
-        ctx: &mut Ctx,
-        step: &Step,
-        path: &str,
-        r: &Resolved,
-        input: hlbridge_core::call::CallInput,
-        requests: &mut Vec<Value>,
-    ) -> Result<Value, Failure> {
-        let described = call::describe(&self.apps, r, &input)
-            .await
-            .map_err(|m| fail(path, format!("{path}: {m}")))?;
-        let mut sent = described.clone();
-        if let Some(o) = sent.as_object_mut() {
-            o.remove("headers");
-        }
-        if ctx.dry && r.is_write() {
-            ctx.writes
-                .push(json!({"step": path, "operation": r.full_id(), "request": described}));
-            return Ok(json!({"dry_run": true}));
-        }
-        let attempts = step.retry.as_ref().map(|r| r.attempts.max(1)).unwrap_or(1);
-        let mut n = 0;
-        loop {
-            n += 1;
-            requests.push(sent.clone());
-            match call::send(&self.apps, r, input.clone()).await {
-                Ok(v) => return Ok(v),
-                Err(e) if r.is_create() && call::lost_answer(&e) => {
-                    // The create may have landed: never sent again blindly.
-                    return Err(Failure {
-                        path: path.to_string(),
-                        message: format!(
-                            "the outcome of step {path} is unknown ({} was sent, then: {e}): check the record, then `hlbridge runs replay {} --from-failed-step`",
-                            r.op.id, ctx.run_id
-                        ),
-                        unknown: true,
-                    });
-                }
-                Err(e) if n < attempts && call::retryable(&e) => {
-                    let wait = step
-                        .retry
-                        .as_ref()
-                        .map(|retry| call::backoff(retry, n))
-                        .unwrap_or_default();
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => return Err(fail(path, format!("{path} ({}): {e}", r.op.id))),
             }
         }
     }
