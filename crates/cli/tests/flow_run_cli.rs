@@ -219,6 +219,16 @@ async fn flow_test_writes_nothing_and_flow_run_once_processes_existing_items_onc
         assert_eq!(env.notes_of(&found[0]), 1);
     }
 
+    // The writes show in `hlbridge history` as flow writes.
+    let (code, out, err) = env.run(&["history", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let history: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let flow_writes: Vec<&Value> = history.iter().filter(|h| h["source"] == "flow").collect();
+    assert_eq!(flow_writes.len(), 4, "{out}");
+    assert!(flow_writes
+        .iter()
+        .all(|h| h["outcome"] == "applied" && h["side"] == "ghl"));
+
     // --sample now takes the newest run's item; still nothing written.
     let (code, out, _) = env
         .run(&["flow", "test", &file, "--sample", "--json"])
