@@ -162,6 +162,7 @@ async fn flow_test_writes_nothing_and_flow_run_once_processes_existing_items_onc
     assert!(!out.to_ascii_lowercase().contains("authorization"), "{out}");
     assert!(!out.contains(&env.ghl_cfg.token));
     assert_eq!(env.ghl.state().contact_count(), 0, "nothing written");
+    assert!(!env.db().exists(), "not even a state database");
     assert_eq!(env.ghl.state().note_count(), 0);
     let (code, out, _) = env
         .run(&[

@@ -22,7 +22,13 @@ pub(crate) fn db_path(cfg: &EngineConfig) -> Result<PathBuf, String> {
 /// calls it then says how to connect it).
 pub(crate) async fn apps(cfg: &EngineConfig, outbox: bool) -> Result<Apps, String> {
     let url = cfg.database_url();
-    let budgets = crate::budgets::shared_for(&url);
+    // Budgets shared through the database, unless a dry run would create it.
+    let exists = db_path(cfg).map(|p| p.exists()).unwrap_or(false);
+    let budgets = if outbox || exists {
+        crate::budgets::shared_for(&url)
+    } else {
+        hlbridge_accounts::Budgets::default()
+    };
     let ghl = match (
         cfg.ghl.token.clone().filter(|t| !t.is_empty()),
         cfg.ghl.location_id.clone().filter(|l| !l.is_empty()),
