@@ -110,7 +110,11 @@ async fn contact_two_way_both_halves_and_no_bounce() {
     assert_eq!(sellsy.len(), 1);
     assert_eq!(sellsy[0]["last_name"], "Murray");
     let repeat = w.run_ok(&forward, "webhook:g3", &updated).await;
-    assert_eq!(step_output(&w, &repeat, "differs")["case"], -1, "no update sent");
+    assert_eq!(
+        step_output(&w, &repeat, "differs")["case"],
+        -1,
+        "no update sent"
+    );
     assert_eq!(step_output(&w, &repeat, "sellsy_contact")["created"], false);
 
     // Sellsy -> GHL: the Sellsy write above notified people.updated; the reverse half
