@@ -69,7 +69,7 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
             1,
             item(
                 "a",
-                json!({"email": "alpha@example.com", "last": "Alpha", "tier": "vip", "tags": ["t1", "t2", "t3"]}),
+                json!({"email": "alpha@example.com", "last": "Alpha", "tier": "vip", "tags": ["t1", "t2"]}),
             ),
         )
         .await
@@ -84,7 +84,7 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
     assert_eq!(
         w.ghl_note_bodies(&alpha),
         vec!["tag t1", "tag t2", "vip Alpha"],
-        "the vip case ran, the loop stopped at its max"
+        "the vip case ran, the loop ran once per tag"
     );
     let foc = w.store.step(a.run_id, "sellsy_contact").unwrap().unwrap();
     assert_eq!(foc.output.as_ref().unwrap()["created"], true);
@@ -97,9 +97,9 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
         .is_some());
     assert!(w
         .store
-        .step(a.run_id, "tags[2].tag_note")
+        .step(a.run_id, "tags[0].tag_note")
         .unwrap()
-        .is_none());
+        .is_some());
     // call_flow ran the archive flow, whose built-in action filled the notes archive.
     let hits = w.engine_store.search_notes("archived", None, 10).unwrap();
     assert_eq!(hits.len(), 1);
@@ -149,6 +149,34 @@ async fn every_step_kind_runs_against_both_emulators_and_a_key_runs_once() {
         w.store.step(b.run_id, "route").unwrap().unwrap().input["case"],
         -1
     );
+
+    // More items than the loop's max: the step fails before any iteration, never a
+    // silent cut.
+    let over = exec
+        .start(
+            &kinds,
+            1,
+            item(
+                "over",
+                json!({"email": "over@example.com", "last": "Over", "tier": "basic", "tags": ["a", "b", "c"]}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(over.status, "failed");
+    assert_eq!(over.failed_step.as_deref(), Some("tags"));
+    assert!(
+        over.error
+            .as_deref()
+            .unwrap()
+            .contains("over the loop's max of 2"),
+        "{over:?}"
+    );
+    let over_id = w.ghl_contacts_with("over@example.com")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(w.ghl_note_bodies(&over_id), vec!["plain Over"]);
 
     // 3. No e-mail: the filter is false, the run is skipped and writes nothing.
     let contacts_before = w.ghl.state().contact_count();

@@ -30,7 +30,7 @@ mod write;
 pub use builtin::NOTES_ARCHIVE;
 pub use call::{call_input, parse_duration, redact};
 pub use exec::{Executor, FlowLookup, RunError, RunResult};
-pub use steps::{step_paths, FOR_EACH_LIMIT};
+pub use steps::{step_paths, FOR_EACH_DEFAULT, FOR_EACH_LIMIT};
 pub use store::{RunFilter, RunRecord, RunStore, StepRecord, StoreError};
 pub use write::intent_key;
 

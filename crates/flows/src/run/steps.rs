@@ -14,8 +14,10 @@ use crate::template::eval_conditions;
 
 type StepsFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Stop>, Failure>> + Send + 'a>>;
 
-/// Loops run at most this many items unless `max` says fewer.
+/// A loop's `max` is at most this.
 pub const FOR_EACH_LIMIT: usize = 1000;
+/// A loop without `max` takes at most this many items (more fails the step).
+pub const FOR_EACH_DEFAULT: usize = 100;
 
 fn fail(path: &str, message: impl Into<String>) -> Failure {
     Failure {
@@ -383,7 +385,7 @@ impl Executor {
                             .templates
                             .render_str(&f.items, &ctx.scope)
                             .map_err(|e| fail(path, format!("{path}: items: {e}")))?;
-                        let Value::Array(mut list) = v else {
+                        let Value::Array(list) = v else {
                             return Err(fail(
                                 path,
                                 format!("{path}: items must render to a list, got {v}"),
@@ -392,9 +394,18 @@ impl Executor {
                         let max = f
                             .max
                             .map(|m| m as usize)
-                            .unwrap_or(FOR_EACH_LIMIT)
+                            .unwrap_or(FOR_EACH_DEFAULT)
                             .min(FOR_EACH_LIMIT);
-                        list.truncate(max);
+                        if list.len() > max {
+                            // Never a silent cut: the rest of the list would be lost.
+                            return Err(fail(
+                                path,
+                                format!(
+                                    "{path}: items has {} elements, over the loop's max of {max}: raise `max` (at most {FOR_EACH_LIMIT}) or filter the list",
+                                    list.len()
+                                ),
+                            ));
+                        }
                         Value::Array(list)
                     }
                 };
