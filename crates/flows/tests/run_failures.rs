@@ -109,6 +109,10 @@ async fn on_error_continue_and_steps_let_the_run_go_on_and_a_4xx_is_not_retried(
     assert_eq!(out.status, "ok", "{out:?}");
     let missing = w.store.step(out.run_id, "missing").unwrap().unwrap();
     assert_eq!(missing.status, "continued");
+    assert!(missing.output.as_ref().unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .contains("not found"));
     assert!(missing.error.as_deref().unwrap().contains("not found"));
     assert_eq!(
         missing.requests.as_array().unwrap().len(),

@@ -109,7 +109,8 @@ impl Executor {
                 }
                 "skipped" => return Ok(Some(Stop::Skipped(path.to_string()))),
                 "continued" => {
-                    ctx.set_step(&step.id, &Value::Null);
+                    let out = json!({"error": rec.error});
+                    ctx.set_step(&step.id, &out);
                     return Ok(None);
                 }
                 _ => {}
@@ -205,12 +206,12 @@ impl Executor {
                                 ctx.run_id,
                                 path,
                                 "continued",
-                                None,
+                                Some(&json!({"error": f.message})),
                                 Some(&f.message),
                                 &requests,
                             )
                             .map_err(db)?;
-                        ctx.set_step(&step.id, &Value::Null);
+                        ctx.set_step(&step.id, &json!({"error": f.message}));
                         Ok(None)
                     }
                     Some(OnError::Steps { steps }) => {
@@ -223,18 +224,23 @@ impl Executor {
                         let stop = self
                             .run_steps(ctx, steps, format!("{path}.on_error."))
                             .await?;
+                        if stop.is_some() {
+                            // The handler is parked (a delay): the step stays failed
+                            // until the handler has run to its end.
+                            return Ok(stop);
+                        }
                         store
                             .end_step(
                                 ctx.run_id,
                                 path,
                                 "continued",
-                                None,
+                                Some(&json!({"error": f.message})),
                                 Some(&f.message),
                                 &requests,
                             )
                             .map_err(db)?;
-                        ctx.set_step(&step.id, &Value::Null);
-                        Ok(stop)
+                        ctx.set_step(&step.id, &json!({"error": f.message}));
+                        Ok(None)
                     }
                 }
             }
