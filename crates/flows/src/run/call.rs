@@ -113,7 +113,7 @@ pub fn backoff(retry: &Retry, attempt: u32) -> Duration {
         .base
         .as_deref()
         .and_then(parse_duration)
-        .unwrap_or(Duration::from_millis(500));
+        .unwrap_or(Duration::from_secs(1));
     match retry.backoff {
         Backoff::Constant => base,
         Backoff::Exponential => base.saturating_mul(1u32 << (attempt.saturating_sub(1)).min(10)),
