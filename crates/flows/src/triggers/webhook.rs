@@ -29,7 +29,7 @@ pub fn webhook_matches(t: &WebhookTrigger, app: &str, event: &Value) -> bool {
     if t.app != app {
         return false;
     }
-    webhook_event_name(app, event).is_some_and(|name| t.events.iter().any(|e| *e == name))
+    webhook_event_name(app, event).is_some_and(|name| t.events.contains(&name))
 }
 
 /// The trigger item of a webhook event: key `webhook:<webhookId>` (the receiver's
