@@ -168,7 +168,10 @@ async fn writes_and_unknown_operations_are_refused_with_a_hint() {
     assert!(err.contains("only reads can be watched"), "{err}");
     let (code, _, err) = once(&env, &["contacts.get-lst"]).await;
     assert_ne!(code, 0);
-    assert!(err.contains("ops list --app sellsy"), "names the list: {err}");
+    assert!(
+        err.contains("ops list --app sellsy"),
+        "names the list: {err}"
+    );
     // Nothing was created on the emulator by the refused write.
     let list = env
         .client
