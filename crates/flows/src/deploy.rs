@@ -140,7 +140,12 @@ impl FlowRegistry {
     /// Store `text` as a version of its flow without deploying it (same text, same
     /// version). `enabled` and `pair` are those of the deployed flow, if any.
     pub fn record_version(&self, text: &str) -> Result<Deployed, DeployError> {
-        let flow = validate::validate("flow", text).map_err(DeployError::Invalid)?;
+        self.record_version_file("flow", text)
+    }
+
+    /// [`record_version`](Self::record_version), with problems reported against `file`.
+    pub fn record_version_file(&self, file: &str, text: &str) -> Result<Deployed, DeployError> {
+        let flow = validate::validate(file, text).map_err(DeployError::Invalid)?;
         let version = {
             let mut conn = self.conn();
             let tx = conn
