@@ -149,6 +149,7 @@ pub fn options(args: &ServeArgs) -> Result<(ServerOptions, SocketAddr), String> 
             max_concurrent: args.max_concurrent.max(1),
             drain: Duration::from_secs(args.drain_secs),
             interval_override,
+            flow_tick: None,
             on_cycle: Some(std::sync::Arc::new(
                 |pair: &str, report: &hlbridge_engine::CycleReport, targeted: bool| {
                     // Webhook-targeted syncs that found nothing to do (our own writes

@@ -14,6 +14,8 @@ use crate::webhooks::{EventHandler, Outcome, StoredEvent};
 
 pub struct Events {
     pub lead: Arc<Lead>,
+    /// Deployed flows with a webhook trigger get a run per matching event.
+    pub flows: Option<Arc<crate::flows::Flows>>,
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -112,11 +114,18 @@ impl EventHandler for Events {
     fn handle<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Outcome, String>> {
         Box::pin(async move {
             let json = event.json();
-            match event.app.as_str() {
+            // The same stored event feeds the flows (a run per matching flow, keyed by
+            // the event id) and the sync (a targeted cycle).
+            let runs = match &self.flows {
+                Some(flows) => flows.on_event(&event.app, &json, &event.webhook_id)?,
+                None => 0,
+            };
+            let outcome = match event.app.as_str() {
                 "ghl" => self.ghl(&json).await,
                 "sellsy" => self.sellsy(&event.body, &json),
                 _ => Ok(Outcome::Ignored),
-            }
+            }?;
+            Ok(if runs > 0 { Outcome::Done } else { outcome })
         })
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod flows;
 pub mod login;
 pub mod metrics;
 pub mod oauth;

@@ -26,6 +26,8 @@ pub struct ServerOptions {
     pub interval_override: Option<Duration>,
     /// Told about every finished cycle (`serve` prints one line each).
     pub on_cycle: Option<crate::runner::CycleLog>,
+    /// How often the flows' loop looks at triggers and delays (default 5 s).
+    pub flow_tick: Option<Duration>,
 }
 
 /// A started server: its address, and what to await for it to end.
@@ -112,15 +114,30 @@ pub async fn run(
         sellsy_app: opts.sellsy_app.clone(),
         public_url,
     });
+    let flows = crate::flows::Flows::open(
+        lead.accounts.clone(),
+        &opts.service.db_path,
+        opts.max_concurrent.max(2),
+    )
+    .map_err(ServiceError::Config)?;
     let (api, pages) = crate::api::lead_routes(lead.clone());
+    let api = api.merge(crate::flows::api::routes(flows.clone()));
     let router = crate::router(state.clone(), api, pages);
     let processor = crate::spawn_processor(
         &state,
-        Arc::new(crate::events::Events { lead: lead.clone() }),
+        Arc::new(crate::events::Events {
+            lead: lead.clone(),
+            flows: Some(flows.clone()),
+        }),
         crate::ProcessorOptions::default(),
     );
     let housekeeping = crate::spawn_housekeeping(&state);
     let gauges = spawn_gauges(state.clone(), lead.clone());
+    let flow_loop = crate::flows::runner::spawn(
+        flows.clone(),
+        opts.flow_tick.unwrap_or(crate::flows::runner::TICK),
+        opts.interval_override,
+    );
     hlbridge_core::http::set_request_observer(Arc::new(RequestMetrics(state.metrics.clone())));
     let addr = listener
         .local_addr()
@@ -132,6 +149,7 @@ pub async fn run(
     });
     let served = crate::serve(listener, router, shutdown).await;
     processor.shutdown().await;
+    flow_loop.shutdown().await;
     runner.shutdown(opts.drain).await;
     housekeeping.abort();
     gauges.abort();

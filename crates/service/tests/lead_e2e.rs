@@ -112,6 +112,7 @@ async fn start(tag: &str) -> World {
         drain: Duration::from_secs(10),
         interval_override: Some(Duration::from_millis(300)),
         on_cycle: None,
+        flow_tick: None,
     };
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::run(

@@ -1,0 +1,199 @@
+//! The flows' background loop in `serve`. At start, runs a crash left `running` are
+//! resumed (a recorded write is never sent again). Then every tick, for each enabled
+//! deployed flow: a poll trigger is polled when its interval is over (each item
+//! recorded as a run before it is remembered by the trigger, then executed), a
+//! schedule fires the slots that came since the last check (the check time is kept in
+//! the state database, so a restart neither loses nor repeats a slot: the slot is the
+//! run's key), and delayed runs whose time came are continued.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use hlbridge_flows::deploy::Deployed;
+use hlbridge_flows::model::{Flow, Trigger};
+use hlbridge_flows::run::TriggerItem;
+use rusqlite::OptionalExtension;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{parse, Flows};
+
+/// How often the loop looks at the flows.
+pub const TICK: Duration = Duration::from_secs(5);
+
+pub struct FlowLoop {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl FlowLoop {
+    /// Stop the loop (runs in flight finish on their own tasks or resume next start).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Start the loop; `poll_every` overrides every poll interval (tests, `up`).
+pub fn spawn(flows: Arc<Flows>, tick: Duration, poll_every: Option<Duration>) -> FlowLoop {
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        resume_interrupted(&flows);
+        let mut last_poll: HashMap<String, Instant> = HashMap::new();
+        loop {
+            once(&flows, &mut last_poll, poll_every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = stopped.changed() => break,
+            }
+        }
+    });
+    FlowLoop { stop, task }
+}
+
+/// Runs left `running` (by a crash, or recorded by a poll just before one).
+fn resume_interrupted(flows: &Arc<Flows>) {
+    let Ok(deployed) = flows.registry.deployed() else {
+        return;
+    };
+    for d in deployed {
+        match flows.runs.ids_of_flow(&d.name, "running") {
+            Ok(ids) => ids.into_iter().for_each(|(id, _)| flows.spawn_run(&d, id)),
+            Err(e) => tracing::warn!(flow = %d.name, error = %e, "runs not readable"),
+        }
+    }
+}
+
+/// One tick over every enabled deployed flow.
+pub async fn once(
+    flows: &Arc<Flows>,
+    last_poll: &mut HashMap<String, Instant>,
+    poll_every: Option<Duration>,
+) {
+    let deployed = match flows.registry.deployed() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "flow registry not readable");
+            return;
+        }
+    };
+    for d in deployed {
+        let flow = match parse(&d) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(flow = %d.name, error = %e, "deployed flow does not parse");
+                continue;
+            }
+        };
+        match &flow.trigger {
+            Trigger::Poll(p) => {
+                let every = poll_every.unwrap_or_else(|| {
+                    Duration::from_secs(
+                        hlbridge_flows::validate::parse_interval(&p.every).unwrap_or(300),
+                    )
+                });
+                let due = last_poll
+                    .get(&d.name)
+                    .is_none_or(|at| at.elapsed() >= every);
+                if due {
+                    last_poll.insert(d.name.clone(), Instant::now());
+                    if let Err(e) = poll(flows, &d, &flow).await {
+                        tracing::warn!(flow = %d.name, error = %e, "flow poll failed");
+                    }
+                }
+            }
+            Trigger::Schedule(s) => {
+                if let Err(e) = schedule(flows, &d, &flow, &s.cron, s.tz.as_deref()) {
+                    tracing::warn!(flow = %d.name, error = %e, "flow schedule failed");
+                }
+            }
+            Trigger::Webhook(_) => {}
+        }
+        due_delays(flows, &d);
+    }
+}
+
+/// Poll the flow's trigger once; each item becomes a recorded run, then runs.
+async fn poll(flows: &Arc<Flows>, d: &Deployed, flow: &Flow) -> Result<(), String> {
+    let apps = flows.apps(d.pair.as_deref())?;
+    let mut ids = Vec::new();
+    let mut emit = |item: TriggerItem| -> Result<(), String> {
+        if let Ok(id) = flows.enqueue(d, flow, &item)? {
+            ids.push(id);
+        }
+        Ok(())
+    };
+    let summary =
+        hlbridge_flows::triggers::poll_once(&apps, &flows.db_path, flow, false, &mut emit)
+            .await
+            .map_err(|e| e.to_string());
+    for id in ids {
+        flows.spawn_run(d, id);
+    }
+    summary.map(|_| ())
+}
+
+/// Fire the slots of `cron` that came since the last check.
+fn schedule(
+    flows: &Arc<Flows>,
+    d: &Deployed,
+    flow: &Flow,
+    cron: &str,
+    tz: Option<&str>,
+) -> Result<(), String> {
+    let now = Utc::now();
+    let db = rusqlite::Connection::open(&flows.db_path).map_err(|e| e.to_string())?;
+    db.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS flow_schedule_checks (flow TEXT PRIMARY KEY, checked TEXT NOT NULL)",
+    )
+    .map_err(|e| e.to_string())?;
+    let checked: Option<String> = db
+        .query_row(
+            "SELECT checked FROM flow_schedule_checks WHERE flow = ?1",
+            [&d.name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| e.to_string())?;
+    // First check after a deploy: from the deploy time (no slot before it fires).
+    let since = checked
+        .or_else(|| Some(d.deployed_at.clone()))
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    for slot in hlbridge_flows::triggers::due_slots(cron, tz, since, now)? {
+        let item = hlbridge_flows::triggers::schedule_item(flow, slot);
+        if let Ok(id) = flows.enqueue(d, flow, &item)? {
+            flows.spawn_run(d, id);
+        }
+    }
+    db.execute(
+        "INSERT INTO flow_schedule_checks (flow, checked) VALUES (?1, ?2)
+         ON CONFLICT(flow) DO UPDATE SET checked = excluded.checked",
+        rusqlite::params![d.name, now.to_rfc3339()],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Delayed runs of `d` whose time came.
+fn due_delays(flows: &Arc<Flows>, d: &Deployed) {
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let Ok(ids) = flows.runs.ids_with_status("waiting", Some(&now)) else {
+        return;
+    };
+    for id in ids {
+        if let Ok(Some(run)) = flows.runs.get(id) {
+            if run.flow == d.name {
+                // Marked running first so the next tick does not start it again.
+                if flows.runs.finish_run(id, "running", None, None).is_ok() {
+                    flows.spawn_run(d, id);
+                }
+            }
+        }
+    }
+}
