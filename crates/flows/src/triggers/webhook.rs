@@ -24,12 +24,45 @@ pub fn webhook_event_name(app: &str, event: &Value) -> Option<String> {
 }
 
 /// Whether `event`, received from `app`, starts a flow with trigger `t`: the app must
-/// be the trigger's and the event's name one of its `events` (compared exactly).
+/// be the trigger's and the event's name one of its `events` (compared exactly). For
+/// Sellsy, `company.ACTION` stands for any company: `client.`, `prospect.` and
+/// `supplier.ACTION`.
 pub fn webhook_matches(t: &WebhookTrigger, app: &str, event: &Value) -> bool {
     if t.app != app {
         return false;
     }
-    webhook_event_name(app, event).is_some_and(|name| t.events.contains(&name))
+    let Some(name) = webhook_event_name(app, event) else {
+        return false;
+    };
+    if t.events.contains(&name) {
+        return true;
+    }
+    let company = ["client.", "prospect.", "supplier."]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .map(|action| format!("company.{action}"));
+    app == "sellsy" && company.is_some_and(|c| t.events.contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn company_events_stand_for_every_kind_of_company() {
+        let t = WebhookTrigger {
+            app: "sellsy".into(),
+            events: vec!["company.updated".into()],
+        };
+        for kind in ["client", "prospect", "supplier"] {
+            let e = json!({"eventType": format!("{kind}.updated")});
+            assert!(webhook_matches(&t, "sellsy", &e), "{kind}");
+        }
+        assert!(!webhook_matches(&t, "sellsy", &json!({"eventType": "client.created"})));
+        assert!(!webhook_matches(&t, "sellsy", &json!({"eventType": "people.updated"})));
+        assert!(!webhook_matches(&t, "ghl", &json!({"eventType": "client.updated"})));
+    }
 }
 
 /// The trigger item of a webhook event: key `webhook:<webhookId>` (the receiver's
