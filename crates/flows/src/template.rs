@@ -212,6 +212,23 @@ fn convert(e: &minijinja::Error, src: &str, exact: bool) -> Failure {
     }
 }
 
+/// An error in the single expression `expr` (a slice of `src`): offsets moved to `src`.
+fn in_expression(
+    e: &minijinja::Error,
+    original: &str,
+    exact: bool,
+    expr: &str,
+    src: &str,
+) -> Failure {
+    let mut f = convert(e, original, false);
+    let base = expr.as_ptr() as usize - src.as_ptr() as usize;
+    f.error.offset = match (exact, e.range()) {
+        (true, Some(r)) => Some(base + r.start),
+        _ => None,
+    };
+    f
+}
+
 fn too_large(n: usize) -> Failure {
     Failure {
         kind: None,
@@ -292,8 +309,10 @@ impl Templates {
             let compiled = self
                 .env
                 .compile_expression(expr)
-                .map_err(|e| convert(&e, t, false))?;
-            let v = compiled.eval(ctx).map_err(|e| convert(&e, t, false))?;
+                .map_err(|e| in_expression(&e, t, exact, expr, &src))?;
+            let v = compiled
+                .eval(ctx)
+                .map_err(|e| in_expression(&e, t, exact, expr, &src))?;
             if !v.is_undefined() {
                 let json = serde_json::to_value(&v).map_err(|e| Failure {
                     kind: None,

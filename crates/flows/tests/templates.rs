@@ -588,3 +588,50 @@ proptest! {
         let _ = eval_conditions(&eng, &c, &sc);
     }
 }
+
+#[test]
+fn shared_engine_fuel_is_per_render() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    let t = std::sync::Arc::new(Templates::new());
+    shared(&*t);
+    // Each render gets its own budget: many moderate renders on one engine all succeed.
+    let src = "{% for i in range(2000) %}{{ i }}{% endfor %}";
+    for _ in 0..50 {
+        let v = t.render_str(src, &json!({})).unwrap();
+        assert!(v.as_str().unwrap().ends_with("1999"));
+    }
+}
+
+#[test]
+fn render_errors_carry_offsets() {
+    let t = Templates::new();
+    let src = "{{ trigger.count | e164 }}";
+    let e = t.render_str(src, &scope()).unwrap_err();
+    assert!(e.message.contains("filter `e164`"), "{e}");
+    let at = e.offset.expect("offset");
+    assert!(at >= 3 && at < src.len(), "{at}");
+    let src = "Hi {{ trigger.name }}, {{ trigger.missing }}";
+    let e = t.render_str(src, &scope()).unwrap_err();
+    assert!(e.message.contains("undefined"), "{e}");
+    assert_eq!(e.offset.map(|o| &src[o..o + 15]), Some("trigger.missing"));
+    assert_eq!(r("{{- trigger.count -}}"), json!(3));
+}
+
+#[test]
+fn check_places_names_by_role() {
+    let t = Templates::new();
+    // `foo` first appears as an attribute; the offending root is the second one.
+    let src = "{{ trigger.foo }}{{ foo }}";
+    let e = t.check(src, ROOTS).unwrap_err();
+    assert_eq!(e.offset, Some(20), "{e}");
+    let src = "{{ trigger.nope }}{{ trigger | nope }}";
+    let e = t.check(src, ROOTS).unwrap_err();
+    assert!(e.message.contains("unknown filter `nope`"), "{e}");
+    assert_eq!(e.offset, Some(31));
+    let src = "{% if trigger.x is not blah %}{% endif %}";
+    let e = t.check(src, ROOTS).unwrap_err();
+    assert_eq!(e.offset.map(|o| &src[o..o + 4]), Some("blah"), "{e}");
+    assert!(t
+        .check("{% for i in item %}{{ i | slug }}{% endfor %}", &["item"])
+        .is_ok());
+}

@@ -1,6 +1,8 @@
 //! Checking a template without rendering it.
 
-use minijinja::machinery::{get_compiled_template, tokenize, Instruction, Token, WhitespaceConfig};
+use minijinja::machinery::{
+    get_compiled_template, tokenize, Instruction, Instructions, Token, WhitespaceConfig,
+};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::Environment;
 
@@ -16,37 +18,15 @@ pub(crate) fn check(
         .template_from_str(t)
         .map_err(|e| convert(&e, t, true).error)?;
     let compiled = get_compiled_template(&tmpl);
-    let ins = &compiled.instructions;
-    let offset_of = |idx: u32| {
-        ins.get_span(idx)
-            .map(|s| s.start_offset as usize)
-            .or_else(|| ins.get_line(idx).map(|l| super::line_offset(t, l)))
-    };
-    for idx in 0..ins.len() as u32 {
-        match ins.get(idx) {
-            Some(Instruction::ApplyFilter(name, ..)) if !FILTERS.contains(name) => {
-                let at = find_ident(t, name).or_else(|| offset_of(idx));
-                return Err(TemplateError::new(
-                    format!("unknown filter `{name}`{}", suggest(name, FILTERS)),
-                    at,
-                ));
-            }
-            Some(Instruction::PerformTest(name, ..)) if !builtin::TESTS.contains(name) => {
-                let at = find_ident(t, name).or_else(|| offset_of(idx));
-                return Err(TemplateError::new(
-                    format!("unknown test `{name}`{}", suggest(name, builtin::TESTS)),
-                    at,
-                ));
-            }
-            _ => {}
-        }
+    for ins in std::iter::once(&compiled.instructions).chain(compiled.blocks.values()) {
+        instructions(ins, t)?;
     }
     let mut unknown: Vec<String> = tmpl
         .undeclared_variables(false)
         .into_iter()
         .filter(|v| !roots.contains(&v.as_str()) && !builtin::FUNCTIONS.contains(&v.as_str()))
         .collect();
-    unknown.sort_by_key(|v| find_ident(t, v).unwrap_or(usize::MAX));
+    unknown.sort_by_key(|v| find_ident(t, v, Role::Var).unwrap_or(usize::MAX));
     if let Some(v) = unknown.first() {
         return Err(TemplateError::new(
             format!(
@@ -58,23 +38,77 @@ pub(crate) fn check(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            find_ident(t, v),
+            find_ident(t, v, Role::Var),
         ));
     }
     Ok(())
 }
 
-/// Byte offset of the first identifier token `name` in `t`.
-fn find_ident(t: &str, name: &str) -> Option<usize> {
-    tokenize(
-        t,
-        false,
-        SyntaxConfig::default(),
-        WhitespaceConfig::default(),
-    )
-    .map_while(Result::ok)
-    .find(|(tok, _)| matches!(tok, Token::Ident(n) if *n == name))
-    .map(|(_, span)| span.start_offset as usize)
+/// Unknown filters and tests in one instruction list.
+fn instructions(ins: &Instructions<'_>, t: &str) -> Result<(), TemplateError> {
+    let offset_of = |idx: u32| {
+        ins.get_span(idx)
+            .map(|s| s.start_offset as usize)
+            .or_else(|| ins.get_line(idx).map(|l| super::line_offset(t, l)))
+    };
+    for idx in 0..ins.len() as u32 {
+        match ins.get(idx) {
+            Some(Instruction::ApplyFilter(name, ..)) if !FILTERS.contains(name) => {
+                let at = find_ident(t, name, Role::Filter).or_else(|| offset_of(idx));
+                return Err(TemplateError::new(
+                    format!("unknown filter `{name}`{}", suggest(name, FILTERS)),
+                    at,
+                ));
+            }
+            Some(Instruction::PerformTest(name, ..)) if !builtin::TESTS.contains(name) => {
+                let at = find_ident(t, name, Role::Test).or_else(|| offset_of(idx));
+                return Err(TemplateError::new(
+                    format!("unknown test `{name}`{}", suggest(name, builtin::TESTS)),
+                    at,
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    /// A variable: not after `.`, `|` or `is`.
+    Var,
+    /// A filter name: after `|` (or `filter`).
+    Filter,
+    /// A test name: after `is` or `is not`.
+    Test,
+}
+
+/// Byte offset of the first identifier `name` in `t` used in `role`.
+fn find_ident(t: &str, name: &str, role: Role) -> Option<usize> {
+    let toks: Vec<_> = tokenize(t, false, SyntaxConfig, WhitespaceConfig::default())
+        .map_while(Result::ok)
+        .collect();
+    (0..toks.len())
+        .find(|&i| {
+            if !matches!(toks[i].0, Token::Ident(n) if n == name) {
+                return false;
+            }
+            let prev = i.checked_sub(1).map(|p| &toks[p].0);
+            let prev2 = i.checked_sub(2).map(|p| &toks[p].0);
+            match role {
+                Role::Filter => matches!(prev, Some(Token::Pipe) | Some(Token::Ident("filter"))),
+                Role::Test => {
+                    matches!(prev, Some(Token::Ident("is")))
+                        || (matches!(prev, Some(Token::Ident("not")))
+                            && matches!(prev2, Some(Token::Ident("is"))))
+                }
+                Role::Var => !matches!(
+                    prev,
+                    Some(Token::Dot) | Some(Token::Pipe) | Some(Token::Ident("is"))
+                ),
+            }
+        })
+        .map(|i| toks[i].1.start_offset as usize)
 }
 
 fn distance(a: &str, b: &str) -> usize {

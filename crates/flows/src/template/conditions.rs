@@ -292,16 +292,10 @@ fn changed(
                 });
             }
         }
-        if spec
-            .get("from")
-            .is_some_and(|f| !loose_eq(&b, f) && !(b.is_null() && f.is_null()))
-        {
+        if spec.get("from").is_some_and(|f| !loose_eq(&b, f)) {
             return Ok(false);
         }
-        if spec
-            .get("to")
-            .is_some_and(|to| !loose_eq(&n, to) && !(n.is_null() && to.is_null()))
-        {
+        if spec.get("to").is_some_and(|to| !loose_eq(&n, to)) {
             return Ok(false);
         }
     }

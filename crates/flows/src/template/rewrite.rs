@@ -16,14 +16,9 @@ use minijinja::value::{Rest, Value};
 pub(crate) const DIG: &str = "__hlbridge_dig";
 
 fn tokens(src: &str) -> Option<Vec<(Token<'_>, Span)>> {
-    tokenize(
-        src,
-        false,
-        SyntaxConfig::default(),
-        WhitespaceConfig::default(),
-    )
-    .collect::<Result<Vec<_>, _>>()
-    .ok()
+    tokenize(src, false, SyntaxConfig, WhitespaceConfig::default())
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
 }
 
 const KEYWORDS: &[&str] = &[
