@@ -44,6 +44,18 @@ pub fn webhook_matches(t: &WebhookTrigger, app: &str, event: &Value) -> bool {
     app == "sellsy" && company.is_some_and(|c| t.events.contains(&c))
 }
 
+/// The trigger item of a webhook event: key `webhook:<webhookId>` (the receiver's
+/// delivery id, so a re-delivered event is the same run), payload the event itself.
+/// `_app` is the sending app, as for [`webhook_matches`]: the key does not depend on
+/// it because webhook ids are unique per receiver.
+pub fn webhook_item(_app: &str, event: &Value, webhook_id: &str) -> TriggerItem {
+    TriggerItem {
+        key: format!("webhook:{webhook_id}"),
+        payload: event.clone(),
+        previous: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,17 +74,5 @@ mod tests {
         assert!(!webhook_matches(&t, "sellsy", &json!({"eventType": "client.created"})));
         assert!(!webhook_matches(&t, "sellsy", &json!({"eventType": "people.updated"})));
         assert!(!webhook_matches(&t, "ghl", &json!({"eventType": "client.updated"})));
-    }
-}
-
-/// The trigger item of a webhook event: key `webhook:<webhookId>` (the receiver's
-/// delivery id, so a re-delivered event is the same run), payload the event itself.
-/// `_app` is the sending app, as for [`webhook_matches`]: the key does not depend on
-/// it because webhook ids are unique per receiver.
-pub fn webhook_item(_app: &str, event: &Value, webhook_id: &str) -> TriggerItem {
-    TriggerItem {
-        key: format!("webhook:{webhook_id}"),
-        payload: event.clone(),
-        previous: None,
     }
 }
