@@ -2,6 +2,7 @@
 //! both apps, with durable, replayable runs.
 //!
 //! - [`model`]: the flow file format (plain serde types; the JSON Schema comes from them).
+//! - [`template`]: the sandboxed template engine, its filters and the conditions.
 
 pub mod catalog;
 pub mod deploy;

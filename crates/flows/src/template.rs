@@ -233,9 +233,34 @@ fn too_large(n: usize) -> Failure {
     Failure {
         kind: None,
         error: TemplateError::new(
-            format!("rendered output is {n} bytes, over the cap of {MAX_OUTPUT} bytes (1 MiB)"),
+            format!(
+                "rendered output reached {n} bytes, over the cap of {MAX_OUTPUT} bytes (1 MiB)"
+            ),
             None,
         ),
+    }
+}
+
+/// A buffer refusing to grow past [`MAX_OUTPUT`].
+struct Capped {
+    buf: Vec<u8>,
+    /// The size the output would have reached, once over the cap.
+    over: Option<usize>,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let total = self.buf.len() + data.len();
+        if total > MAX_OUTPUT {
+            self.over = Some(total);
+            return Err(std::io::Error::other("rendered output over the cap"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -347,11 +372,21 @@ impl Templates {
         let tmpl = env
             .template_from_str(src)
             .map_err(|e| convert(&e, original, exact))?;
-        let out = tmpl.render(ctx).map_err(|e| convert(&e, original, exact))?;
-        if out.len() > MAX_OUTPUT {
-            return Err(too_large(out.len()));
+        // Written through a capped buffer: output stops at the cap instead of growing.
+        let mut out = Capped {
+            buf: Vec::new(),
+            over: None,
+        };
+        if let Err(e) = tmpl.render_to_write(ctx, &mut out) {
+            return Err(match out.over {
+                Some(n) => too_large(n),
+                None => convert(&e, original, exact),
+            });
         }
-        Ok(out)
+        String::from_utf8(out.buf).map_err(|_| Failure {
+            kind: None,
+            error: TemplateError::new("rendered output is not valid UTF-8", None),
+        })
     }
 
     /// Check a template without rendering it: syntax, unknown filters and tests, and root

@@ -122,6 +122,9 @@ fn sandbox_limits() {
         big.contains("1 MiB") && big.contains(&MAX_OUTPUT.to_string()),
         "{big}"
     );
+    // Output stops at the cap; a huge loop does not build its whole text first.
+    let huge = err("{% for i in range(10000) %}{{ 'x' * 10000000 }}{% endfor %}");
+    assert!(huge.contains("1 MiB"), "{huge}");
     let typed = err("{{ 'x' * 2000000 }}");
     assert!(
         typed.contains("1 MiB") || typed.contains("too large"),
