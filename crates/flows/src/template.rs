@@ -377,7 +377,7 @@ impl Templates {
             buf: Vec::new(),
             over: None,
         };
-        if let Err(e) = tmpl.render_to_write(ctx, &mut out) {
+        if let Err(e) = tmpl.render_captured_to(ctx, &mut out) {
             return Err(match out.over {
                 Some(n) => too_large(n),
                 None => convert(&e, original, exact),
