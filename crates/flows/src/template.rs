@@ -51,6 +51,21 @@
 //! `indent`, `select`, `reject`, `selectattr`, `rejectattr`, `map`, `groupby`, `unique`,
 //! `chain`, `zip`, `format`. A filter given the wrong kind of input fails with an error
 //! naming the filter and what it expected.
+//!
+//! # Conditions
+//!
+//! [`eval_conditions`] evaluates `all`/`any` groups of tests. The tested `value` renders
+//! leniently (missing at any depth counts as absent, not an error); `arg` renders
+//! strictly. Ops: `equals` / `not_equals` (numbers and text compare loosely: `3` equals
+//! `"3"`), `contains` (substring, list element, or map key), `starts_with`, `exists`
+//! (defined and not null), `empty` (absent, null, `""`, `[]`, `{}`), `greater_than` /
+//! `less_than` (numbers, or dates when both parse), `in` (a list, or a comma-separated
+//! string), `tag_present` (case-insensitive; tags as a list or `"a, b"`), `changed` (the
+//! same template over `previous` as `trigger` differs; `arg: {from, to}` optional;
+//! false when there is no previous item).
+//!
+//! Memory: output is capped while it is written; minijinja itself bounds a repeated
+//! string at 100 MB, so a single expression can still allocate that much before failing.
 
 mod builtin;
 mod check;
