@@ -176,6 +176,10 @@ fn date_filters() {
         "01/05/2024 12:00"
     );
     assert_eq!(s("{{ now | format_date('%Y-%m-%d') }}"), "2024-05-01");
+    assert_eq!(
+        s("{{ '2024-05-01T23:30:00Z' | format_date('%Y-%m-%d', 'Europe/Paris') }}"),
+        "2024-05-02"
+    );
     assert!(err("{{ now | format_date('%Y', tz='Mars/Olympus') }}").contains("unknown time zone"));
     assert!(err("{{ now | format_date('%Y', zone='UTC') }}").contains("zone"));
     assert!(err("{{ now | format_date('%Q') }}").contains("format_date"));

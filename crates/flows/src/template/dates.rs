@@ -118,9 +118,14 @@ fn date(v: MjValue) -> Result<String, Error> {
     Ok(out(input("date", &v)?))
 }
 
-fn format_date(v: MjValue, fmt: String, kwargs: Kwargs) -> Result<String, Error> {
+fn format_date(
+    v: MjValue,
+    fmt: String,
+    positional: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let d = input("format_date", &v)?;
-    let zone: Option<String> = kwargs.get("tz")?;
+    let zone: Option<String> = positional.or(kwargs.get("tz")?);
     kwargs.assert_all_used()?;
     let zone = tz("format_date", zone.as_deref().unwrap_or("UTC"))?;
     let mut s = String::new();

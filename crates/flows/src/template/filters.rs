@@ -34,8 +34,8 @@ fn string_in(filter: &str, v: &Value) -> Result<String, Error> {
     }
 }
 
-fn e164(v: Value, kwargs: Kwargs) -> Result<String, Error> {
-    let region: Option<String> = kwargs.get("region")?;
+fn e164(v: Value, positional: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let region: Option<String> = positional.or(kwargs.get("region")?);
     kwargs.assert_all_used()?;
     let region = region
         .unwrap_or_else(|| "FR".to_string())
