@@ -2,9 +2,7 @@
 //!
 //! Exit codes: 0 valid, 2 one line per problem on stderr as `FILE:LINE:COL: message`.
 
-use std::path::PathBuf;
-
-use crate::sync_cmd::{EXIT_OK, EXIT_USAGE};
+use crate::sync_cmd::EXIT_OK;
 
 #[derive(Debug, clap::Args)]
 pub struct FlowArgs {
@@ -14,8 +12,9 @@ pub struct FlowArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum FlowCommand {
-    /// Check a flow file: exit 0, or exit 2 with `FILE:LINE:COL: message` per problem.
-    Validate { file: PathBuf },
+    /// Check a flow file: exit 0, or exit 2 with `FILE:LINE:COL: message` per problem
+    /// (`--online`: also custom fields and pipelines of the connected accounts).
+    Validate(crate::flow_online::ValidateArgs),
     /// The JSON Schema of flow files, on stdout.
     Schema,
     /// Deploy a flow file (validated first): prints `deployed NAME version N`.
@@ -42,18 +41,7 @@ pub async fn run(args: FlowArgs) -> i32 {
         FlowCommand::List(a) => crate::flow_deploy::list(a).await,
         FlowCommand::Enable(a) => crate::flow_deploy::set_enabled(a, true).await,
         FlowCommand::Disable(a) => crate::flow_deploy::set_enabled(a, false).await,
-        FlowCommand::Validate { file } => match hlbridge_flows::validate::load(&file) {
-            Ok(_) => {
-                outln!("{}: ok", file.display());
-                EXIT_OK
-            }
-            Err(problems) => {
-                for p in problems {
-                    eprintln!("{p}");
-                }
-                EXIT_USAGE
-            }
-        },
+        FlowCommand::Validate(a) => crate::flow_online::run(a).await,
         FlowCommand::Schema => {
             outln!(
                 "{}",

@@ -15,6 +15,7 @@ mod connections_cmd;
 mod emulator_cmd;
 mod flow_cmd;
 mod flow_deploy;
+mod flow_online;
 mod flow_run;
 mod ghl_cmd;
 mod history_cmd;

@@ -441,3 +441,97 @@ async fn a_failed_run_exits_1_and_replays_from_its_failed_step_after_the_fix() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(env.ghl.state().notes_of(&contact).len(), 3);
 }
+
+/// `flow validate --online`: custom fields of both apps and GHL pipelines are checked
+/// against the accounts (read through the emulators), each problem at its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_online_checks_custom_fields_and_pipelines() {
+    let env = start("online").await;
+    let http = reqwest::Client::new();
+    let ghl_get = |path: String| {
+        http.get(format!("{}{path}", env.ghl.base_url))
+            .bearer_auth(&env.ghl_cfg.token)
+            .header("Version", "2021-07-28")
+            .send()
+    };
+    let fields: Value = ghl_get(format!(
+        "/locations/{}/customFields",
+        env.ghl_cfg.location_id
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let key = fields["customFields"][0]["fieldKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pipelines: Value = ghl_get(format!(
+        "/opportunities/pipelines?locationId={}",
+        env.ghl_cfg.location_id
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let pipeline = pipelines["pipelines"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = env.sellsy.state().mint_access_token();
+    let sfields: Value = http
+        .get(format!("{}/custom-fields", env.sellsy.base_url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = sfields["data"][0]["code"].as_str().unwrap().to_string();
+    let flow = |ghl_key: &str, sellsy_code: &str, pipeline_id: &str| {
+        format!(
+            "schema_version: 1\nname: online\ntrigger:\n  webhook: {{ app: ghl, events: [OpportunityCreate] }}\nsteps:\n  - id: m\n    map:\n      budget: \"{{{{ trigger | ghl_custom_field('{ghl_key}') }}}}\"\n      code: \"{{{{ trigger | sellsy_custom_field('{sellsy_code}') }}}}\"\n      pipelineId: \"{pipeline_id}\"\n"
+        )
+    };
+    let good = env.write("good.flow.yaml", &flow(&key, &code, &pipeline));
+    let (code0, out, err) = env.run(&["flow", "validate", &good, "--online"]).await;
+    assert_eq!(code0, 0, "{out}{err}");
+    let bad = env.write(
+        "bad.flow.yaml",
+        &flow("no_such_field", "no-such-code", "no-such-pipeline"),
+    );
+    // Offline the file is fine; online each name is refused where it is written.
+    let (c, _, err) = env.run(&["flow", "validate", &bad]).await;
+    assert_eq!(c, 0, "{err}");
+    let (c, _, err) = env.run(&["flow", "validate", &bad, "--online"]).await;
+    assert_eq!(c, 2, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(":8:") && l.contains("no_such_field")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(":9:") && l.contains("no-such-code")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(":10:") && l.contains("not a pipeline")),
+        "{err}"
+    );
+    assert!(
+        lines.iter().all(|l| l.starts_with(&format!("{bad}:"))),
+        "{err}"
+    );
+    env.sellsy.shutdown().await;
+    env.ghl.shutdown();
+}

@@ -20,6 +20,7 @@ use std::path::Path;
 use crate::model::{self, Flow, Step, StepKind, Trigger};
 
 mod names;
+pub mod online;
 mod ops;
 mod tpl;
 
