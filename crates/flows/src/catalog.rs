@@ -7,6 +7,7 @@
 //! written; its `title` and `description` (read from the file itself) say what it does
 //! and which settings to edit.
 
+use crate::did_you_mean::distance;
 use crate::validate;
 
 /// One template: its name, what it does, and the flow file's text.
@@ -120,21 +121,6 @@ pub fn suggest(name: &str) -> Option<&'static str> {
             .map(|(n, _)| *n)
             .find(|n| n.contains(want.as_str()))
     })
-}
-
-/// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Where the companion of a template written to `path` goes: `x.flow.yaml` →

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod deploy;
+mod did_you_mean;
 pub mod model;
 pub mod run;
 pub mod template;

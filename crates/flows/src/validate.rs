@@ -19,6 +19,8 @@ use std::path::Path;
 
 use crate::model::{self, Flow, Step, StepKind, Trigger};
 
+use crate::did_you_mean::nearest;
+
 mod names;
 pub mod online;
 mod ops;
@@ -169,29 +171,6 @@ struct Checker<'a> {
     templates: crate::template::Templates,
     /// Variables the templates being checked may use.
     roots: Vec<&'static str>,
-}
-
-/// Levenshtein distance, for did-you-mean.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-fn nearest<'x>(want: &str, candidates: impl Iterator<Item = &'x str>) -> Option<&'x str> {
-    candidates
-        .map(|c| (distance(want, c), c))
-        .filter(|(d, c)| *d <= (want.len().max(c.len()) / 3).max(2))
-        .min()
-        .map(|(_, c)| c)
 }
 
 fn valid_name(s: &str, extra: char) -> bool {

@@ -1,5 +1,6 @@
 //! Checking a template without rendering it.
 
+use crate::did_you_mean::distance;
 use minijinja::machinery::{
     get_compiled_template, tokenize, Instruction, Instructions, Token, WhitespaceConfig,
 };
@@ -109,20 +110,6 @@ fn find_ident(t: &str, name: &str, role: Role) -> Option<usize> {
             }
         })
         .map(|i| toks[i].1.start_offset as usize)
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// ` (did you mean `x`?)` when a known name is close.
