@@ -12,10 +12,12 @@
 
 mod poll;
 mod schedule;
+mod shared;
 mod webhook;
 
 pub use poll::{poll_once, poll_state_key, PollSummary};
 pub use schedule::{due_slots, schedule_item, MISFIRE_GRACE};
+pub use shared::{poll_shared, shared_read_key};
 pub use webhook::{webhook_event_name, webhook_item, webhook_matches};
 
 /// Why a trigger could not be polled.

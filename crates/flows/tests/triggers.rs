@@ -179,6 +179,77 @@ async fn sellsy_polls_emit_new_items_once_across_a_reopen() {
     assert_eq!(got, want);
 }
 
+/// Flows reading the same operation with the same parameters share one fetch; each
+/// keeps its own state (baseline, seen, `new`/`updated`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_reading_the_same_thing_share_one_fetch() {
+    use hlbridge_flows::triggers::{poll_shared, shared_read_key};
+    let w = world("shared").await;
+    let a = poll_flow("share-a", "sellsy:contacts.get-list", "new", "");
+    let b = poll_flow("share-b", "sellsy:contacts.get-list", "updated", "");
+    let c = poll_flow(
+        "share-c",
+        "sellsy:contacts.get-list",
+        "new",
+        "    params: {limit: 5}\n",
+    );
+    assert_eq!(shared_read_key(&a), shared_read_key(&b));
+    assert_ne!(shared_read_key(&a), shared_read_key(&c));
+    // The GHL contacts search resumes from a per-flow cursor: not shared.
+    let ghl = poll_flow(
+        "share-g",
+        "ghl:contacts.search-contacts-advanced",
+        "new",
+        "",
+    );
+    assert_eq!(shared_read_key(&ghl), None);
+
+    let flows = vec![a, b];
+    let shared = |w: &World| {
+        let flows = flows.clone();
+        let apps = apps(w);
+        let db = w.db.clone();
+        async move {
+            let mut got: Vec<(usize, String)> = Vec::new();
+            let mut emit = |i: usize, item: TriggerItem| -> Result<(), String> {
+                got.push((i, item.key));
+                Ok(())
+            };
+            let r = poll_shared(&apps, &db, &flows, false, &mut emit)
+                .await
+                .unwrap();
+            assert!(r.iter().all(|x| x.is_ok()), "{r:?}");
+            got
+        }
+    };
+    let requests = |w: &World| w.sellsy_emu.state().stats().requests;
+    sellsy_contact(&w, "Base").await;
+    assert!(shared(&w).await.is_empty(), "baselines");
+    let id = sellsy_contact(&w, "New").await;
+    let before = requests(&w);
+    let got = shared(&w).await;
+    assert_eq!(requests(&w) - before, 1, "one fetch for both flows");
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.contains(&(0, id.to_string())), "{got:?}");
+    assert!(
+        got.iter()
+            .any(|(i, k)| *i == 1 && k.starts_with(&format!("{id}:"))),
+        "{got:?}"
+    );
+    // A real change: only the `updated` flow emits it.
+    sellsy_rename(&w, id, "Renamed").await;
+    let got = shared(&w).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, 1);
+    // Different reads are refused together.
+    let mut emit = |_: usize, _: TriggerItem| -> Result<(), String> { Ok(()) };
+    assert!(
+        poll_shared(&apps(&w), &w.db, &[flows[0].clone(), c], false, &mut emit)
+            .await
+            .is_err()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sellsy_updated_polls_emit_each_real_change_once_with_previous() {
     let w = world("sellsy-upd").await;

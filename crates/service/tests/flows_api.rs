@@ -467,3 +467,81 @@ async fn a_deployed_template_runs_on_a_real_webhook_once() {
     }
     w.stop().await;
 }
+
+/// Two deployed flows polling the same Sellsy read: one fetch per poll serves both,
+/// and a new contact becomes one run of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_poll_flows_share_their_read() {
+    let w = start().await;
+    use reqwest::Method;
+    for name in ["poll-a", "poll-b"] {
+        let text = format!(
+            "schema_version: 1\nname: {name}\ntrigger:\n  poll: {{ operation: \"sellsy:contacts.get-list\", every: 1m }}\nsteps:\n  - id: seen\n    map:\n      last: \"{{{{ trigger.last_name }}}}\"\n"
+        );
+        let (s, v) = w
+            .api(
+                Method::PUT,
+                &format!("/api/flows/{name}"),
+                Some(json!({ "text": text })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = w
+            .api(Method::POST, &format!("/api/flows/{name}/deploy"), None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    // Let both record their baseline (a few polls), then count the list reads.
+    let list_reads = || {
+        w.sellsy
+            .state()
+            .stats()
+            .by_operation
+            .iter()
+            .filter(|(op, _)| op.as_str() == "contacts.get-list")
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let conn = w
+        .accounts
+        .registry
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.app == hlbridge_accounts::App::Sellsy)
+        .unwrap();
+    let client = w.accounts.sellsy_client(&conn).unwrap();
+    client
+        .call(
+            "contacts.create-contact",
+            CallInput::new().body(json!({"first_name": "Polly", "last_name": "Shared"})),
+        )
+        .await
+        .unwrap();
+    for name in ["poll-a", "poll-b"] {
+        let runs = runs_until(&w, &format!("/api/runs?flow={name}"), |r| {
+            r.iter().any(|x| x["status"] == "ok")
+        })
+        .await;
+        assert_eq!(
+            runs.len(),
+            1,
+            "{name}: one run for the one new contact: {runs:?}"
+        );
+        let run = w.get(&format!("/api/runs/{}", runs[0]["id"])).await;
+        assert_eq!(run["steps"][0]["output"]["last"], "Shared", "{run}");
+    }
+    // Over a few more polls, the reads are one per poll, not one per flow per poll.
+    // A poll is due every 300 ms and the loop ticks every 200 ms: about one poll per
+    // 400 ms, so 2 s make about 5 shared reads (about 10 if each flow read its own).
+    let before = list_reads();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let polls = list_reads() - before;
+    assert!(polls >= 1, "polls went on: {polls}");
+    assert!(
+        polls <= 7,
+        "{polls} list reads in 2 s: the two flows share them"
+    );
+    w.stop().await;
+}

@@ -30,11 +30,11 @@ pub struct PollSummary {
     pub baseline: bool,
 }
 
-fn store_err(e: impl std::fmt::Display) -> TriggerError {
+pub(super) fn store_err(e: impl std::fmt::Display) -> TriggerError {
     TriggerError::Store(e.to_string())
 }
 
-fn engine_err(e: hlbridge_engine::EngineError) -> TriggerError {
+pub(super) fn engine_err(e: hlbridge_engine::EngineError) -> TriggerError {
     match e {
         hlbridge_engine::EngineError::Api { side, source } => TriggerError::Api { side, source },
         other => TriggerError::Store(other.to_string()),
@@ -95,12 +95,12 @@ fn scalar(v: &Value) -> String {
 }
 
 /// The item as last emitted, per trigger state and item id (for `previous`).
-struct Previous {
+pub(super) struct Previous {
     conn: Mutex<Connection>,
 }
 
 impl Previous {
-    fn open(path: &Path) -> Result<Previous, TriggerError> {
+    pub(super) fn open(path: &Path) -> Result<Previous, TriggerError> {
         let conn = Connection::open(path).map_err(store_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
@@ -148,16 +148,16 @@ impl Previous {
 }
 
 /// One poll's walk over the items.
-struct Pass<'a> {
-    store: &'a SqliteTriggerStore,
-    previous: &'a Previous,
-    trigger: &'a Trigger,
-    baseline: bool,
-    summary: PollSummary,
+pub(super) struct Pass<'a> {
+    pub(super) store: &'a SqliteTriggerStore,
+    pub(super) previous: &'a Previous,
+    pub(super) trigger: &'a Trigger,
+    pub(super) baseline: bool,
+    pub(super) summary: PollSummary,
 }
 
 impl Pass<'_> {
-    fn item(
+    pub(super) fn item(
         &mut self,
         item: Value,
         emit: &mut (dyn FnMut(TriggerItem) -> Result<(), String> + Send),
@@ -208,18 +208,8 @@ impl Pass<'_> {
     }
 }
 
-/// Poll `flow`'s poll trigger once and hand each new (or, for `on: updated`, really
-/// changed) item to `emit`, before it is remembered: a crash or a refused item comes
-/// again on the next poll rather than being lost. Keys are stable: the item id for
-/// `new`, `id:hash16` for `updated`, where `previous` is the item as last emitted (or as
-/// the baseline saw it). The first poll records a baseline unless `from_beginning`.
-pub async fn poll_once(
-    apps: &Apps,
-    db_path: &Path,
-    flow: &Flow,
-    from_beginning: bool,
-    emit: &mut (dyn FnMut(TriggerItem) -> Result<(), String> + Send),
-) -> Result<PollSummary, TriggerError> {
+/// The flow's poll trigger as the engine's trigger (its state key set), and its app.
+pub(super) fn prepare(flow: &Flow) -> Result<(App, Trigger), TriggerError> {
     let t = match &flow.trigger {
         FlowTrigger::Poll(t) => t,
         FlowTrigger::Webhook(_) => return Err(TriggerError::NotPoll(flow.name.clone(), "webhook")),
@@ -238,9 +228,6 @@ pub async fn poll_once(
         PollMode::Updated => Mode::Updated,
     };
     let input = call_input(t)?;
-    hlbridge_core::fsutil::ensure_private_db(db_path).map_err(store_err)?;
-    let store = SqliteTriggerStore::open(db_path).map_err(engine_err)?;
-    let previous = Previous::open(db_path)?;
     let op_err = |e: String| TriggerError::Operation(e);
     let mut trigger = match app {
         App::Ghl => {
@@ -253,6 +240,26 @@ pub async fn poll_once(
         }
     };
     trigger.key = poll_state_key(&flow.name, t);
+    Ok((app, trigger))
+}
+
+/// Poll `flow`'s poll trigger once and hand each new (or, for `on: updated`, really
+/// changed) item to `emit`, before it is remembered: a crash or a refused item comes
+/// again on the next poll rather than being lost. Keys are stable: the item id for
+/// `new`, `id:hash16` for `updated`, where `previous` is the item as last emitted (or as
+/// the baseline saw it). The first poll records a baseline unless `from_beginning`.
+pub async fn poll_once(
+    apps: &Apps,
+    db_path: &Path,
+    flow: &Flow,
+    from_beginning: bool,
+    emit: &mut (dyn FnMut(TriggerItem) -> Result<(), String> + Send),
+) -> Result<PollSummary, TriggerError> {
+    let (app, trigger) = prepare(flow)?;
+    let op_err = |e: String| TriggerError::Operation(e);
+    hlbridge_core::fsutil::ensure_private_db(db_path).map_err(store_err)?;
+    let store = SqliteTriggerStore::open(db_path).map_err(engine_err)?;
+    let previous = Previous::open(db_path)?;
     let baseline = !store.started(&trigger.key).map_err(engine_err)? && !from_beginning;
     let mut pass = Pass {
         store: &store,

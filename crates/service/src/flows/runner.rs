@@ -20,6 +20,9 @@ use tokio::task::JoinHandle;
 
 use super::{parse, Flows};
 
+/// Poll flows reading the same thing for the same pair: (pair, shared read key).
+type ReadKey = (Option<String>, String);
+
 /// How often the loop looks at the flows.
 pub const TICK: Duration = Duration::from_secs(5);
 
@@ -79,6 +82,9 @@ pub async fn once(
             return;
         }
     };
+    // Poll flows due now, grouped by what they read (and for which pair): flows reading
+    // the same thing share one fetch.
+    let mut groups: HashMap<ReadKey, Vec<(Deployed, Flow)>> = HashMap::new();
     for d in deployed {
         let flow = match parse(&d) {
             Ok(f) => f,
@@ -99,9 +105,12 @@ pub async fn once(
                     .is_none_or(|at| at.elapsed() >= every);
                 if due {
                     last_poll.insert(d.name.clone(), Instant::now());
-                    if let Err(e) = poll(flows, &d, &flow).await {
-                        tracing::warn!(flow = %d.name, error = %e, "flow poll failed");
-                    }
+                    let read = hlbridge_flows::triggers::shared_read_key(&flow)
+                        .unwrap_or_else(|| format!("own:{}", d.name));
+                    groups
+                        .entry((d.pair.clone(), read))
+                        .or_default()
+                        .push((d.clone(), flow.clone()));
                 }
             }
             Trigger::Schedule(s) => {
@@ -113,6 +122,49 @@ pub async fn once(
         }
         due_delays(flows, &d);
     }
+    for ((pair, _), group) in groups {
+        let result = if group.len() == 1 {
+            poll(flows, &group[0].0, &group[0].1).await
+        } else {
+            poll_group(flows, pair.as_deref(), &group).await
+        };
+        if let Err(e) = result {
+            let names: Vec<&str> = group.iter().map(|(d, _)| d.name.as_str()).collect();
+            tracing::warn!(flows = ?names, error = %e, "flow poll failed");
+        }
+    }
+}
+
+/// Poll flows that read the same thing with one fetch; each flow's items become its
+/// recorded runs, then run.
+async fn poll_group(
+    flows: &Arc<Flows>,
+    pair: Option<&str>,
+    group: &[(Deployed, Flow)],
+) -> Result<(), String> {
+    let apps = flows.apps(pair)?;
+    let list: Vec<Flow> = group.iter().map(|(_, f)| f.clone()).collect();
+    let mut ids: Vec<(usize, i64)> = Vec::new();
+    let mut emit = |i: usize, item: TriggerItem| -> Result<(), String> {
+        let (d, flow) = &group[i];
+        if let Ok(id) = flows.enqueue(d, flow, &item)? {
+            ids.push((i, id));
+        }
+        Ok(())
+    };
+    let results =
+        hlbridge_flows::triggers::poll_shared(&apps, &flows.db_path, &list, false, &mut emit)
+            .await
+            .map_err(|e| e.to_string());
+    for (i, id) in ids {
+        flows.spawn_run(&group[i].0, id);
+    }
+    for (r, (d, _)) in results?.into_iter().zip(group) {
+        if let Err(e) = r {
+            tracing::warn!(flow = %d.name, error = %e, "flow poll failed");
+        }
+    }
+    Ok(())
 }
 
 /// Poll the flow's trigger once; each item becomes a recorded run, then runs.
