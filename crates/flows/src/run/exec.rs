@@ -126,10 +126,7 @@ impl Executor {
         version: i64,
         item: &TriggerItem,
     ) -> RunResult<Result<i64, i64>> {
-        let trigger = json!({"payload": item.payload, "previous": item.previous});
-        Ok(self
-            .store
-            .insert_run(&flow.name, version, &item.key, &trigger, None)?)
+        Ok(self.store.enqueue(&flow.name, version, item)?)
     }
 
     /// The ids of `flow`'s runs in `status` (any version), oldest first.

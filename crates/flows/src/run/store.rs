@@ -112,6 +112,19 @@ impl RunStore {
     }
 
     /// Insert a new running run; `Err(existing id)` inside `Ok` when the key exists.
+    /// Record a run of `flow` for a trigger item as `running`, not executed yet (a
+    /// poll's or a webhook's item; executed by `Executor::resume`). Ok(new id), or
+    /// Err(existing id) when the (flow, version, item key) run exists.
+    pub fn enqueue(
+        &self,
+        flow: &str,
+        version: i64,
+        item: &super::TriggerItem,
+    ) -> StoreResult<Result<i64, i64>> {
+        let trigger = serde_json::json!({"payload": item.payload, "previous": item.previous});
+        self.insert_run(flow, version, &item.key, &trigger, None)
+    }
+
     pub fn insert_run(
         &self,
         flow: &str,

@@ -258,9 +258,6 @@ impl Flows {
         flow: &Flow,
         item: &TriggerItem,
     ) -> Result<Result<i64, i64>, String> {
-        let trigger = serde_json::json!({"payload": item.payload, "previous": item.previous});
-        self.runs
-            .insert_run(&flow.name, d.version, &item.key, &trigger, None)
-            .map_err(err)
+        self.runs.enqueue(&flow.name, d.version, item).map_err(err)
     }
 }
