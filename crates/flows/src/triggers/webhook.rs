@@ -71,8 +71,20 @@ mod tests {
             let e = json!({"eventType": format!("{kind}.updated")});
             assert!(webhook_matches(&t, "sellsy", &e), "{kind}");
         }
-        assert!(!webhook_matches(&t, "sellsy", &json!({"eventType": "client.created"})));
-        assert!(!webhook_matches(&t, "sellsy", &json!({"eventType": "people.updated"})));
-        assert!(!webhook_matches(&t, "ghl", &json!({"eventType": "client.updated"})));
+        assert!(!webhook_matches(
+            &t,
+            "sellsy",
+            &json!({"eventType": "client.created"})
+        ));
+        assert!(!webhook_matches(
+            &t,
+            "sellsy",
+            &json!({"eventType": "people.updated"})
+        ));
+        assert!(!webhook_matches(
+            &t,
+            "ghl",
+            &json!({"eventType": "client.updated"})
+        ));
     }
 }
