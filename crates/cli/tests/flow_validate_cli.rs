@@ -97,7 +97,11 @@ fn deploy_versions_list_enable_disable() {
     let (_, out, _) = run_db(&["flow", "deploy", "vip.flow.yaml"], &dir);
     assert_eq!(out.trim(), "deployed vip version 2");
     // An invalid file is refused with positions, the deployed version stays.
-    std::fs::write(dir.join("vip.flow.yaml"), text.replace("ContactCreate", "ContactCreat")).unwrap();
+    std::fs::write(
+        dir.join("vip.flow.yaml"),
+        text.replace("ContactCreate", "ContactCreat"),
+    )
+    .unwrap();
     let (code, _, err) = run_db(&["flow", "deploy", "vip.flow.yaml"], &dir);
     assert_eq!(code, 2);
     assert!(err.contains("vip.flow.yaml:4:"), "{err}");
