@@ -22,6 +22,7 @@ mod routes;
 pub mod runner;
 pub mod server;
 pub mod sessions;
+pub mod ui;
 pub mod webhooks;
 
 use std::future::Future;

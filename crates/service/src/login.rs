@@ -12,7 +12,7 @@ use crate::sessions::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
 use crate::AppState;
 
 /// Where `/` sends a signed-in user.
-pub const HOME: &str = "/connections";
+pub const HOME: &str = "/home";
 
 const LOGIN_CSP: &str =
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";

@@ -312,7 +312,7 @@ async fn connections_page(
         )
     };
     let body = format!(
-        "{table}<p><a href=\"/connect/ghl\">Connect a GHL location</a> · \
+        "<p><a href=\"/home\">Back to home</a></p>{table}<p><a href=\"/connect/ghl\">Connect a GHL location</a> · \
          <a href=\"/connect/ghl?agency=1\">Connect a GHL agency</a> · \
          <a href=\"/connect/sellsy\">Connect Sellsy</a></p>\
          <h2>URLs to register</h2><ul>\

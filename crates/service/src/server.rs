@@ -122,6 +122,7 @@ pub async fn run(
     .map_err(ServiceError::Config)?;
     let (api, pages) = crate::api::lead_routes(lead.clone());
     let api = api.merge(crate::flows::api::routes(flows.clone()));
+    let pages = pages.merge(crate::ui::pages(lead.clone(), flows.clone()));
     let router = crate::router(state.clone(), api, pages);
     let processor = crate::spawn_processor(
         &state,
