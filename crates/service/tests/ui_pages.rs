@@ -332,7 +332,8 @@ async fn post_form(w: &World, c: &reqwest::Client, path: &str, token: &str) -> r
         .unwrap()
 }
 
-const PAGES: [&str; 6] = [
+const PAGES: [&str; 7] = [
+    "/ui/history",
     "/home",
     "/ui/flows",
     "/ui/templates",
@@ -359,7 +360,13 @@ async fn ui_pages_signed_out_signed_in_crawl_deploy_disable_runs_csrf() {
     assert!(location(&res).starts_with("/login"));
     sign_in(&w, &c).await;
     let home = page(&w, &c, "/home").await;
-    for link in ["/connections", "/ui/flows", "/ui/templates", "/ui/runs"] {
+    for link in [
+        "/connections",
+        "/ui/flows",
+        "/ui/templates",
+        "/ui/runs",
+        "/ui/history",
+    ] {
         assert!(
             home.contains(&format!("href=\"{link}\"")),
             "/home links {link}"
@@ -451,10 +458,15 @@ async fn ui_pages_signed_out_signed_in_crawl_deploy_disable_runs_csrf() {
         "/ui/flows",
         "/ui/templates",
         "/ui/runs",
+        "/ui/history",
         run_href.as_str(),
     ] {
         assert!(seen.contains(must), "{must} reachable from /home: {seen:?}");
     }
+    // The history search echoes its query escaped (autoescape on).
+    let hist = page(&w, &c, "/ui/history?record=%3Cb%3Eada%40example.com").await;
+    assert!(hist.contains("&lt;b&gt;ada@example.com") && !hist.contains("<b>ada"));
+    assert!(hist.contains("<label for=\"record\">"));
     let css = c.get(w.url("/ui/assets/app.css")).send().await.unwrap();
     assert_eq!(css.status(), StatusCode::OK);
     assert!(css.text().await.unwrap().contains(":focus-visible"));

@@ -1,9 +1,10 @@
 //! The web UI (server-rendered with minijinja, HTML autoescaped): a shared layout with
-//! the section links, `/home`, deployed flows, the template gallery and runs.
+//! the section links, `/home`, deployed flows, the template gallery, runs and record history.
 //! Templates and the one stylesheet are embedded in the binary; no asset comes from
 //! another origin, so the service's CSP (`default-src 'self'`) holds unchanged.
 
 mod flows;
+mod history;
 mod runs;
 
 use std::sync::{Arc, OnceLock};
@@ -34,6 +35,7 @@ fn env() -> &'static Environment<'static> {
             ("templates.html", include_str!("../../ui/templates.html")),
             ("runs.html", include_str!("../../ui/runs.html")),
             ("run.html", include_str!("../../ui/run.html")),
+            ("history.html", include_str!("../../ui/history.html")),
         ];
         for (name, text) in files {
             env.add_template(name, text)
@@ -98,6 +100,7 @@ pub fn pages(lead: Arc<Lead>, flows: Arc<Flows>) -> Router<AppState> {
         .route("/ui/flows/{name}/disable", post(flows::disable))
         .route("/ui/templates", get(flows::gallery))
         .route("/ui/templates/{name}/use", post(flows::use_template))
+        .route("/ui/history", get(history::page))
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/replay", post(runs::replay))
