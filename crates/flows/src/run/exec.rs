@@ -18,6 +18,15 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Refused(String),
+    /// Another executor holds an unexpired lease on the run: it was not executed here.
+    #[error(
+        "run {run} is leased by {owner} until {until} (another process is executing it): skipped"
+    )]
+    Leased {
+        run: i64,
+        owner: String,
+        until: String,
+    },
 }
 
 pub type RunResult<T> = Result<T, RunError>;
@@ -27,6 +36,9 @@ pub struct Executor {
     pub(crate) store: Arc<RunStore>,
     pub(crate) templates: Arc<Templates>,
     pub(crate) flows: Option<Box<FlowLookup>>,
+    /// This executor's lease owner id, and how long its leases last.
+    pub(crate) owner: String,
+    pub(crate) lease: std::time::Duration,
 }
 
 /// Where a run stopped.
@@ -76,6 +88,8 @@ impl Executor {
             store,
             templates,
             flows: None,
+            owner: super::lease::new_owner(),
+            lease: super::lease::DEFAULT_LEASE,
         }
     }
 
@@ -143,10 +157,14 @@ impl Executor {
         depth: u32,
     ) -> RunResult<RunOutcome> {
         let trigger = json!({"payload": item.payload, "previous": item.previous});
-        let id = match self
-            .store
-            .insert_run(&flow.name, version, &item.key, &trigger, replay_of)?
-        {
+        let id = match self.store.insert_run_leased(
+            &flow.name,
+            version,
+            &item.key,
+            &trigger,
+            replay_of,
+            (&self.owner, self.lease),
+        )? {
             Ok(id) => id,
             Err(existing) => {
                 return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new())
@@ -164,12 +182,35 @@ impl Executor {
             trace: Vec::new(),
             depth,
         };
-        self.drive(flow, &mut ctx).await
+        self.drive_leased(flow, &mut ctx).await
+    }
+
+    /// [`Executor::drive`] a run whose lease this executor holds: renewed while it
+    /// executes, released when it ends or parks.
+    pub(crate) async fn drive_leased(&self, flow: &Flow, ctx: &mut Ctx) -> RunResult<RunOutcome> {
+        let beat = self.heartbeat(ctx.run_id);
+        let out = self.drive(flow, ctx).await;
+        drop(beat);
+        self.store.release_lease(ctx.run_id, &self.owner)?;
+        out
     }
 
     /// Run (or continue) every step of `flow` in `ctx`, then record the run's status.
     pub(crate) async fn drive(&self, flow: &Flow, ctx: &mut Ctx) -> RunResult<RunOutcome> {
         let result = self.run_steps(ctx, &flow.steps, String::new()).await;
+        if !ctx.dry {
+            // A run whose lease another executor took over (this one stalled past its
+            // lease) is theirs now: nothing more is recorded here.
+            if let Some(h) = ctx.store.lease_holder(ctx.run_id)? {
+                if h.owner != self.owner {
+                    return Err(RunError::Leased {
+                        run: ctx.run_id,
+                        owner: h.owner,
+                        until: h.until,
+                    });
+                }
+            }
+        }
         match result {
             Ok(None) => ctx.store.finish_run(ctx.run_id, "ok", None, None)?,
             Ok(Some(Stop::Skipped(path))) => {
@@ -223,7 +264,7 @@ impl Executor {
     }
 
     /// Rebuild a run's context from the store (the steps reuse their recorded outputs).
-    fn reload(&self, run_id: i64, dry: bool) -> RunResult<(super::RunRecord, Ctx)> {
+    pub(crate) fn reload(&self, run_id: i64, dry: bool) -> RunResult<(super::RunRecord, Ctx)> {
         let run = self.store.get(run_id)?.ok_or_else(|| {
             RunError::Refused(format!("no run {run_id}: see `hlbridge runs list`"))
         })?;
@@ -248,64 +289,6 @@ impl Executor {
         Ok((run, ctx))
     }
 
-    /// Continue run `run_id` with `flow` (recorded steps are not run again).
-    pub async fn resume(&self, run_id: i64, flow: &Flow) -> RunResult<RunOutcome> {
-        let (_, mut ctx) = self.reload(run_id, false)?;
-        self.store.finish_run(run_id, "running", None, None)?;
-        self.drive(flow, &mut ctx).await
-    }
-
-    fn flow_of(&self, run: &super::RunRecord) -> Result<Flow, String> {
-        let lookup = self
-            .flows
-            .as_ref()
-            .ok_or("no flows known to the executor (Executor::with_flows)")?;
-        match lookup(&run.flow) {
-            Some((flow, v)) if v == run.version => Ok(flow),
-            Some((_, v)) => Err(format!(
-                "run {} is of {} version {}, but version {v} is deployed; replay it with `hlbridge runs replay {} --latest-version`",
-                run.id, run.flow, run.version, run.id
-            )),
-            None => Err(format!("run {}: flow {} is not known", run.id, run.flow)),
-        }
-    }
-
-    /// Continue every run a crash left `running`. Returns the outcomes (and, for runs
-    /// whose flow is gone, the reason they stay as they are).
-    pub async fn resume_all(&self) -> RunResult<Vec<Result<RunOutcome, String>>> {
-        let ids = self.store.ids_with_status("running", None)?;
-        self.resume_ids(ids, "running").await
-    }
-
-    /// Continue the `waiting` runs whose delay is over.
-    pub async fn resume_due(&self) -> RunResult<Vec<Result<RunOutcome, String>>> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let ids = self.store.ids_with_status("waiting", Some(&now))?;
-        self.resume_ids(ids, "waiting").await
-    }
-
-    async fn resume_ids(
-        &self,
-        ids: Vec<i64>,
-        status: &str,
-    ) -> RunResult<Vec<Result<RunOutcome, String>>> {
-        let mut out = Vec::new();
-        for id in ids {
-            let Some(run) = self.store.get(id)? else {
-                continue;
-            };
-            if run.status != status {
-                // Continued meanwhile (a sub-run resumed by its parent).
-                continue;
-            }
-            match self.flow_of(&run) {
-                Ok(flow) => out.push(Ok(self.resume(id, &flow).await?)),
-                Err(why) => out.push(Err(why)),
-            }
-        }
-        Ok(out)
-    }
-
     /// Replay run `run_id` as a new run (key `replay:<orig>:<n>`): from its failed step
     /// (earlier steps' recorded outputs reused, never re-sent) or from the start.
     /// `flow`/`version` is the flow to run: the run's own version, or the latest one
@@ -318,6 +301,17 @@ impl Executor {
         version: i64,
     ) -> RunResult<RunOutcome> {
         let (orig, _) = self.reload(run_id, false)?;
+        if let Some(h) = self
+            .store
+            .lease_holder(run_id)?
+            .filter(|h| h.owner != self.owner)
+        {
+            return Err(RunError::Leased {
+                run: run_id,
+                owner: h.owner,
+                until: h.until,
+            });
+        }
         if orig.flow != flow.name {
             return Err(RunError::Refused(format!(
                 "run {run_id} is of flow {}, not {}",
@@ -350,10 +344,14 @@ impl Executor {
         let n = self.store.replay_count(run_id)? + 1;
         let key = format!("replay:{run_id}:{n}");
         let trigger = orig.trigger.clone();
-        let id = match self
-            .store
-            .insert_run(&flow.name, version, &key, &trigger, Some(run_id))?
-        {
+        let id = match self.store.insert_run_leased(
+            &flow.name,
+            version,
+            &key,
+            &trigger,
+            Some(run_id),
+            (&self.owner, self.lease),
+        )? {
             Ok(id) => id,
             Err(existing) => {
                 return Self::outcome(&self.store, existing, true, Vec::new(), Vec::new())
@@ -363,7 +361,7 @@ impl Executor {
             self.store.copy_ok_steps(run_id, id)?;
         }
         let (_, mut ctx) = self.reload(id, false)?;
-        self.drive(flow, &mut ctx).await
+        self.drive_leased(flow, &mut ctx).await
     }
 
     /// `flow test`: run `flow` on `item` without recording anything. Reads are real;

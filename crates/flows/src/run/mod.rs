@@ -7,6 +7,9 @@
 //!   action) records an intent before it is sent and its result after; a create whose
 //!   intent has no result is not sent again blindly (find_or_create looks first; a
 //!   plain action fails the run as `unknown` for the operator to check).
+//! - Leases ([`lease`]): a run executes only under its unexpired lease, so two
+//!   processes on one database never execute the same run; a dead owner's lease
+//!   expires and is taken over.
 //! - Replay: from the failed step (earlier outputs reused) or from the start, as a new
 //!   run keyed `replay:<orig>:<n>`.
 //! - Dry run (`flow test`): reads are real; each write is replaced by a printout of the
@@ -21,7 +24,9 @@ use serde_json::Value;
 mod builtin;
 mod call;
 mod exec;
+mod lease;
 mod outbox;
+mod resume;
 mod send;
 mod steps;
 pub mod store;
@@ -30,6 +35,7 @@ mod write;
 pub use builtin::NOTES_ARCHIVE;
 pub use call::{call_input, parse_duration, redact};
 pub use exec::{Executor, FlowLookup, RunError, RunResult};
+pub use lease::{LeaseHolder, DEFAULT_LEASE};
 pub use steps::{step_paths, FOR_EACH_DEFAULT, FOR_EACH_LIMIT};
 pub use store::{RunFilter, RunRecord, RunStore, StepRecord, StoreError};
 pub use write::intent_key;

@@ -23,6 +23,9 @@ pub struct RunRecord {
     pub replay_of: Option<i64>,
     /// When a `waiting` run is due (RFC 3339).
     pub resume_at: Option<String>,
+    /// The executor holding the run's lease, and until when (see `run::lease`).
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<String>,
 }
 
 /// A recorded step attempt (the latest per step path).
@@ -93,6 +96,7 @@ impl RunStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.execute_batch(SCHEMA)?;
+        super::lease::migrate(&conn)?;
         Ok(RunStore {
             conn: Mutex::new(conn),
         })
@@ -107,7 +111,7 @@ impl RunStore {
         RunStore::open(db_path).map(Some)
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -133,6 +137,19 @@ impl RunStore {
         trigger: &Value,
         replay_of: Option<i64>,
     ) -> StoreResult<Result<i64, i64>> {
+        self.insert_with_lease(flow, version, key, trigger, replay_of, None)
+    }
+
+    /// `insert_run`, the new row holding `lease` (owner, until) when given.
+    pub(super) fn insert_with_lease(
+        &self,
+        flow: &str,
+        version: i64,
+        key: &str,
+        trigger: &Value,
+        replay_of: Option<i64>,
+        lease: Option<(&str, &str)>,
+    ) -> StoreResult<Result<i64, i64>> {
         let conn = self.conn();
         let existing: Option<i64> = conn
             .query_row(
@@ -145,9 +162,18 @@ impl RunStore {
             return Ok(Err(id));
         }
         conn.execute(
-            "INSERT INTO flow_runs (flow, version, run_key, status, trigger, started, replay_of)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
-            params![flow, version, key, trigger.to_string(), now(), replay_of],
+            "INSERT INTO flow_runs (flow, version, run_key, status, trigger, started, replay_of, lease_owner, lease_until)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8)",
+            params![
+                flow,
+                version,
+                key,
+                trigger.to_string(),
+                now(),
+                replay_of,
+                lease.map(|l| l.0),
+                lease.map(|l| l.1)
+            ],
         )?;
         Ok(Ok(conn.last_insert_rowid()))
     }
@@ -356,7 +382,7 @@ impl RunStore {
     }
 }
 
-const RUN_COLS: &str = "SELECT id, flow, version, run_key, status, trigger, error, failed_step, started, finished, replay_of, resume_at FROM flow_runs";
+const RUN_COLS: &str = "SELECT id, flow, version, run_key, status, trigger, error, failed_step, started, finished, replay_of, resume_at, lease_owner, lease_until FROM flow_runs";
 
 fn json(text: Option<String>) -> Option<Value> {
     text.and_then(|t| serde_json::from_str(&t).ok())
@@ -376,6 +402,8 @@ fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         finished: r.get(9)?,
         replay_of: r.get(10)?,
         resume_at: r.get(11)?,
+        lease_owner: r.get(12)?,
+        lease_until: r.get(13)?,
     })
 }
 

@@ -102,6 +102,8 @@ impl Executor {
             }
             None => {}
         }
+        // Heartbeat: the lease must still be ours before anything is sent.
+        self.hold(ctx.run_id).map_err(|m| fail(path, m))?;
         let request = json!({"operation": r.op.id, "params": input.params, "body": input.body.as_ref().map(call::redact)});
         store
             .record_intent(&key, ctx.run_id, path, &request)
