@@ -316,10 +316,16 @@ impl FaultInjector {
 
     /// Make the draws reproducible.
     pub fn seeded(self, seed: u64) -> Self {
+        self.reseed(seed);
+        self
+    }
+
+    /// Restart the draws from `seed` (shared by every clone): a sequential test then
+    /// sees the same faults on every run.
+    pub fn reseed(&self, seed: u64) {
         if let Ok(mut rng) = self.rng.lock() {
             *rng = StdRng::seed_from_u64(seed);
         }
-        self
     }
 
     pub fn config(&self) -> FaultConfig {

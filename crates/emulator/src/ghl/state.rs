@@ -341,6 +341,11 @@ impl GhlState {
         self.faults.config()
     }
 
+    /// Make the fault draws reproducible from now on (see [`FaultInjector::reseed`]).
+    pub fn seed_faults(&self, seed: u64) {
+        self.faults.reseed(seed);
+    }
+
     pub fn set_rate_limits(&self, max: u32, interval: Duration, daily: u32) {
         self.limiter.set_settings(RateSettings {
             max,
