@@ -437,6 +437,7 @@ struct Attempt {
 fn report_outcome(req: &Request, outcome: &std::result::Result<Response, Attempt>) {
     observer::notify(|o| {
         let (app, operation) = (req.app_name(), req.operation_name());
+        o.on_sent(&req.budget_key);
         match outcome {
             Ok(resp) => o.on_response(app, operation, resp.status),
             Err(Attempt {

@@ -53,6 +53,31 @@ CREATE TABLE IF NOT EXISTS webhook_events (
 CREATE INDEX IF NOT EXISTS webhook_events_status ON webhook_events (status, id);
 ";
 
+/// The activity timeline's sync cycles and each account's requests per UTC hour
+/// (written by `ui::activity::record_cycles` and `ui::budgets::recording`).
+const UI_ACTIVITY_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS service_sync_cycles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pair TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    targeted INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS service_sync_cycles_started ON service_sync_cycles (started);
+CREATE INDEX IF NOT EXISTS service_sync_cycles_pair ON service_sync_cycles (pair, started);
+CREATE INDEX IF NOT EXISTS service_sync_cycles_status ON service_sync_cycles (status, started);
+CREATE TABLE IF NOT EXISTS service_budget_hourly (
+    account TEXT NOT NULL,
+    hour TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (account, hour)
+);
+CREATE INDEX IF NOT EXISTS service_budget_hourly_hour ON service_budget_hourly (hour);
+";
+
 /// Errors of the service's storage.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -123,6 +148,7 @@ fn prepare(conn: &Connection) -> Result<(), DbError> {
 /// Create the service tables (idempotent).
 pub fn migrate(conn: &Connection) -> Result<(), DbError> {
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(UI_ACTIVITY_SCHEMA)?;
     let current: Option<i64> = conn
         .query_row("SELECT MAX(version) FROM service_schema_version", [], |r| {
             r.get(0)

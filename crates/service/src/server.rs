@@ -88,7 +88,11 @@ pub async fn run(
         accounts.clone(),
         opts.max_concurrent,
         opts.interval_override,
-        opts.on_cycle.clone(),
+        // Each finished cycle is also kept for the activity timeline (`/ui/activity`).
+        Some(crate::ui::activity::record_cycles(
+            state.db.clone(),
+            opts.on_cycle.clone(),
+        )),
     );
     runner
         .reload()
@@ -139,7 +143,11 @@ pub async fn run(
         opts.flow_tick.unwrap_or(crate::flows::runner::TICK),
         opts.interval_override,
     );
-    hlbridge_core::http::set_request_observer(Arc::new(RequestMetrics(state.metrics.clone())));
+    // Requests are counted in the metrics and, per account and UTC hour, for `/ui/budgets`.
+    hlbridge_core::http::set_request_observer(crate::ui::budgets::recording(
+        state.db.clone(),
+        Arc::new(RequestMetrics(state.metrics.clone())),
+    ));
     let addr = listener
         .local_addr()
         .map_err(|e| ServiceError::Config(e.to_string()))?;

@@ -21,6 +21,11 @@ pub trait RequestObserver: Send + Sync {
     fn on_transport_error(&self, app: &str, operation: &str) {
         let _ = (app, operation);
     }
+    /// An attempt was sent on the rate allowance `budget_key` (e.g. `ghl:<locationId>`,
+    /// `sellsy:<account>`), whatever came of it: per-account usage counts these.
+    fn on_sent(&self, budget_key: &str) {
+        let _ = budget_key;
+    }
 }
 
 /// The operation name reported for requests that are not in an operation table.

@@ -3,6 +3,11 @@
 //! Templates and the one stylesheet are embedded in the binary; no asset comes from
 //! another origin, so the service's CSP (`default-src 'self'`) holds unchanged.
 
+pub mod activity;
+pub mod budgets;
+mod catalog;
+mod conflicts;
+mod dead_letters;
 mod flows;
 mod history;
 mod runs;
@@ -36,6 +41,13 @@ fn env() -> &'static Environment<'static> {
             ("runs.html", include_str!("../../ui/runs.html")),
             ("run.html", include_str!("../../ui/run.html")),
             ("history.html", include_str!("../../ui/history.html")),
+            ("catalog.html", include_str!("../../ui/catalog.html")),
+            ("try_it.html", include_str!("../../ui/try_it.html")),
+            ("activity.html", include_str!("../../ui/activity.html")),
+            ("cycle.html", include_str!("../../ui/cycle.html")),
+            ("conflicts.html", include_str!("../../ui/conflicts.html")),
+            ("dead_letters.html", include_str!("../../ui/dead_letters.html")),
+            ("budgets.html", include_str!("../../ui/budgets.html")),
         ];
         for (name, text) in files {
             env.add_template(name, text)
@@ -104,6 +116,11 @@ pub fn pages(lead: Arc<Lead>, flows: Arc<Flows>) -> Router<AppState> {
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/replay", post(runs::replay))
+        .merge(catalog::routes())
+        .merge(activity::routes())
+        .merge(conflicts::routes())
+        .merge(dead_letters::routes())
+        .merge(budgets::routes())
         .layer(Extension(lead))
         .layer(Extension(flows))
 }
