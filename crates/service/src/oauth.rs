@@ -8,8 +8,9 @@
 //!   second use, a mismatch or an expired one is refused with 400 and nothing stored),
 //!   exchange the code, store the connection and redirect 303 to `/connections`.
 //!   Provider errors are shown in plain words.
-//! - `GET /connections`: the connections, the Connect buttons, and the exact callback
-//!   and webhook URLs to register with each provider.
+//!
+//! The connections page itself (`GET /connections`) is part of the web UI
+//! (`crate::ui::connections`).
 
 use std::sync::Arc;
 
@@ -35,7 +36,6 @@ pub fn pages() -> Router<AppState> {
         .route("/connect/sellsy", get(connect_sellsy))
         .route("/oauth/ghl/callback", get(ghl_callback))
         .route("/oauth/sellsy/callback", get(sellsy_callback))
-        .route("/connections", get(connections_page))
 }
 
 /// 302 Found to `url` (the authorize pages).
@@ -281,48 +281,4 @@ async fn sellsy_callback(
         Ok(_) => Redirect::to("/connections").into_response(),
         Err(e) => problem(StatusCode::BAD_GATEWAY, &e.to_string()),
     }
-}
-
-async fn connections_page(
-    session: CurrentSession,
-    Extension(lead): Extension<Arc<Lead>>,
-) -> Response {
-    let conns = match lead.accounts.registry.list() {
-        Ok(c) => c,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let mut rows = String::new();
-    for c in &conns {
-        let v = crate::api::connections::view(&lead, c);
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&v.id),
-            escape(&v.app),
-            escape(&v.account),
-            escape(&v.kind),
-            escape(&v.status),
-            escape(v.last_error.as_deref().unwrap_or(""))
-        ));
-    }
-    let table = if conns.is_empty() {
-        "<p>No connections yet.</p>".to_string()
-    } else {
-        format!(
-            "<table><thead><tr><th>Id</th><th>App</th><th>Account</th><th>Kind</th><th>Status</th><th>Last error</th></tr></thead><tbody>{rows}</tbody></table>"
-        )
-    };
-    let body = format!(
-        "<p><a href=\"/home\">Back to home</a></p>{table}<p><a href=\"/connect/ghl\">Connect a GHL location</a> · \
-         <a href=\"/connect/ghl?agency=1\">Connect a GHL agency</a> · \
-         <a href=\"/connect/sellsy\">Connect Sellsy</a></p>\
-         <h2>URLs to register</h2><ul>\
-         <li>GHL redirect URI: <code>{g}</code></li><li>Sellsy redirect URI: <code>{s}</code></li>\
-         <li>GHL webhook URL: <code>{base}/webhooks/ghl</code></li><li>Sellsy webhook URL: <code>{base}/webhooks/sellsy</code></li></ul>\
-         <form method=\"post\" action=\"/logout\">{csrf}<button>Sign out</button></form>",
-        g = escape(&lead.redirect_uri("ghl")),
-        s = escape(&lead.redirect_uri("sellsy")),
-        base = escape(lead.public_url.trim_end_matches('/')),
-        csrf = session.csrf_input(),
-    );
-    page(StatusCode::OK, "Connections", &body)
 }

@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod history;
+pub mod mapping;
 pub mod pairs;
 
 use std::sync::Arc;
@@ -83,6 +84,9 @@ pub fn lead_routes(lead: Arc<Lead>) -> (OpenApiRouter<AppState>, Router<AppState
         .routes(routes!(pairs::get_config, pairs::put_config))
         .routes(routes!(pairs::start_sync))
         .routes(routes!(pairs::pair_status))
+        .routes(routes!(mapping::pair_fields))
+        .routes(routes!(mapping::preview))
+        .routes(routes!(mapping::dry_run))
         .routes(routes!(history::list_history))
         .routes(routes!(history::list_conflicts))
         .routes(routes!(history::resolve_conflict))

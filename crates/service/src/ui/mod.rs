@@ -8,8 +8,11 @@ pub mod budgets;
 mod catalog;
 mod conflicts;
 mod dead_letters;
+mod connections;
 mod flows;
 mod history;
+mod mapping;
+mod pairs;
 mod runs;
 
 use std::sync::{Arc, OnceLock};
@@ -41,6 +44,10 @@ fn env() -> &'static Environment<'static> {
             ("runs.html", include_str!("../../ui/runs.html")),
             ("run.html", include_str!("../../ui/run.html")),
             ("history.html", include_str!("../../ui/history.html")),
+            ("connections.html", include_str!("../../ui/connections.html")),
+            ("conn_disconnect.html", include_str!("../../ui/conn_disconnect.html")),
+            ("pairs.html", include_str!("../../ui/pairs.html")),
+            ("mapping.html", include_str!("../../ui/mapping.html")),
             ("catalog.html", include_str!("../../ui/catalog.html")),
             ("try_it.html", include_str!("../../ui/try_it.html")),
             ("activity.html", include_str!("../../ui/activity.html")),
@@ -116,6 +123,9 @@ pub fn pages(lead: Arc<Lead>, flows: Arc<Flows>) -> Router<AppState> {
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/replay", post(runs::replay))
+        .merge(connections::routes())
+        .merge(pairs::routes())
+        .merge(mapping::routes())
         .merge(catalog::routes())
         .merge(activity::routes())
         .merge(conflicts::routes())
