@@ -3,6 +3,7 @@
 //! through [`Lead`], an `Extension` on these routes.
 
 pub mod connections;
+pub mod flow_forms;
 pub mod history;
 pub mod mapping;
 pub mod pairs;
@@ -85,12 +86,13 @@ pub fn lead_routes(lead: Arc<Lead>) -> (OpenApiRouter<AppState>, Router<AppState
         .routes(routes!(pairs::start_sync))
         .routes(routes!(pairs::pair_status))
         .routes(routes!(mapping::pair_fields))
-        .routes(routes!(mapping::preview))
-        .routes(routes!(mapping::dry_run))
+        .routes(routes!(mapping::run::preview))
+        .routes(routes!(mapping::run::dry_run))
         .routes(routes!(history::list_history))
         .routes(routes!(history::list_conflicts))
         .routes(routes!(history::resolve_conflict))
         .routes(routes!(connections::list_ops))
+        .merge(flow_forms::routes())
         .layer(axum::Extension(lead.clone()));
     let pages = crate::oauth::pages().layer(axum::Extension(lead));
     (api, pages)

@@ -17,6 +17,7 @@ use crate::flows::{parse, Flows};
 struct LastRun {
     id: i64,
     status: String,
+    started: String,
 }
 
 #[derive(Serialize)]
@@ -58,6 +59,7 @@ fn rows(flows: &Flows) -> Result<Vec<FlowRow>, String> {
             last_run: last.into_iter().next().map(|r| LastRun {
                 id: r.id,
                 status: r.status,
+                started: r.started,
             }),
             name: d.name,
             version: d.version,

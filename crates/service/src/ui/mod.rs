@@ -8,6 +8,7 @@ pub mod budgets;
 mod catalog;
 mod conflicts;
 mod dead_letters;
+pub(crate) mod editor;
 mod connections;
 mod flows;
 mod history;
@@ -44,6 +45,9 @@ fn env() -> &'static Environment<'static> {
             ("runs.html", include_str!("../../ui/runs.html")),
             ("run.html", include_str!("../../ui/run.html")),
             ("history.html", include_str!("../../ui/history.html")),
+            ("editor.html", include_str!("../../ui/editor.html")),
+            ("flow_new.html", include_str!("../../ui/flow_new.html")),
+            ("flow_form.html", include_str!("../../ui/flow_form.html")),
             ("connections.html", include_str!("../../ui/connections.html")),
             ("conn_disconnect.html", include_str!("../../ui/conn_disconnect.html")),
             ("pairs.html", include_str!("../../ui/pairs.html")),
@@ -123,6 +127,7 @@ pub fn pages(lead: Arc<Lead>, flows: Arc<Flows>) -> Router<AppState> {
         .route("/ui/runs", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/replay", post(runs::replay))
+        .merge(editor::routes())
         .merge(connections::routes())
         .merge(pairs::routes())
         .merge(mapping::routes())
