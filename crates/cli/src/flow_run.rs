@@ -327,6 +327,8 @@ pub async fn run_once(args: RunArgs) -> i32 {
         match f {
             Ok(f) => match exec.resume(id, &f).await {
                 Ok(o) => outcomes.push(o),
+                // Another process (`serve`) is executing it: not ours to run.
+                Err(e @ hlbridge_flows::run::RunError::Leased { .. }) => eprintln!("{e}"),
                 Err(e) => problems.push(format!("run {id}: {e}")),
             },
             Err(m) => problems.push(format!("run {id}: {m}")),

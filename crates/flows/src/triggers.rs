@@ -7,14 +7,18 @@
 //!   (ids and content hashes, the GHL search cursor, whether the baseline is done) under
 //!   a key of the flow and its trigger, plus `flow_trigger_previous` (the item as last
 //!   emitted, handed to the run as `previous` for the `changed` condition).
+//! - Polls of what the sync's intake already reads (GHL and Sellsy contacts) are
+//!   served by the pair's intake feed in `serve` ([`poll_feed`], [`intake_source`]).
 //! - Webhooks: the key is `webhook:<webhookId>`; the receiver de-duplicates on it.
 //! - Schedules: the key is the slot in RFC 3339; see [`due_slots`] for DST and misfires.
 
+mod feed;
 mod poll;
 mod schedule;
 mod shared;
 mod webhook;
 
+pub use feed::{intake_source, poll_feed};
 pub use poll::{poll_once, poll_state_key, PollSummary};
 pub use schedule::{due_slots, schedule_item, MISFIRE_GRACE};
 pub use shared::{poll_shared, shared_read_key};

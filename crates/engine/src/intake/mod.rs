@@ -11,11 +11,14 @@
 //! - Sellsy contacts: `POST /contacts/search` with `filters.updated` from the largest
 //!   `updated` of the previous scan (inclusive), the seek token kept per page.
 //! - Tasks and notes: [`items`]. Deletions: [`deletions`].
+//! - The contacts as read (raw items) also go to the [`feed`], before the cursor moves
+//!   on, so flows watching the same read use this poll instead of sending their own.
 //!
 //! Intake never writes to an API and knows nothing of the sync's decisions: flows can
 //! read the same change records.
 
 pub mod deletions;
+pub mod feed;
 pub mod items;
 
 use futures::StreamExt;
@@ -27,6 +30,7 @@ use crate::engine::ProgressFn;
 use crate::error::Result;
 use crate::report::{CycleReport, Progress};
 use crate::store::{Kind, Record, Side};
+use feed::{FeedSource, IntakeFeed};
 
 pub const GHL_CURSOR: &str = "ghl.contacts";
 pub const SELLSY_CURSOR: &str = "sellsy.contacts";
@@ -95,11 +99,29 @@ fn rewind(after: &Value, ms: i64) -> Option<Value> {
 }
 
 impl Intake<'_> {
+    /// The pair's intake feed, and whether this scan of `source` fills it from the
+    /// start (the feed is not complete and no fill is under way: the source's cursor is
+    /// reset so the scan reads every item once).
+    fn feed(&self, source: FeedSource, cursor: &str) -> Result<Option<(IntakeFeed, bool)>> {
+        let Some(feed) = IntakeFeed::for_url(&self.cfg.database_url()) else {
+            return Ok(None);
+        };
+        if feed.complete(source)? {
+            return Ok(Some((feed, false)));
+        }
+        if !feed.filling(source)? {
+            self.store.set_cursor(cursor, &Value::Null)?;
+            feed.start_filling(source)?;
+        }
+        Ok(Some((feed, true)))
+    }
+
     pub async fn ghl_contacts(
         &self,
         report: &mut CycleReport,
         progress: ProgressFn<'_>,
     ) -> Result<()> {
+        let feed = self.feed(FeedSource::GhlContacts, GHL_CURSOR)?;
         let state = self.store.cursor(GHL_CURSOR)?.unwrap_or(Value::Null);
         // {"after": searchAfter, "done": bool}; a bare array is a scan in progress.
         let (saved, done) = match &state {
@@ -127,6 +149,10 @@ impl Intake<'_> {
             let value = json!({ "after": last_seen, "done": !more });
             let mid = json!({ "after": page.last.clone().or(cursor.clone()), "done": false });
             let saved_value = if more { mid } else { value };
+            if let Some((f, _)) = &feed {
+                let items: Vec<_> = page.contacts.iter().filter_map(feed::ghl_item).collect();
+                f.publish(FeedSource::GhlContacts, &items)?;
+            }
             self.store
                 .put_seen(&records, Some((GHL_CURSOR, &saved_value)))?;
             progress(Progress::Read {
@@ -134,6 +160,9 @@ impl Intake<'_> {
                 count: report.ghl.read,
             });
             if !more {
+                if let Some((f, true)) = &feed {
+                    f.mark_complete(FeedSource::GhlContacts)?;
+                }
                 return Ok(());
             }
             cursor = page.last;
@@ -151,6 +180,7 @@ impl Intake<'_> {
         if self.mapping.field("company").is_some() {
             self.sellsy.refresh_companies(full).await?;
         }
+        let feed = self.feed(FeedSource::SellsyContacts, SELLSY_CURSOR)?;
         let state = self.store.cursor(SELLSY_CURSOR)?.unwrap_or(Value::Null);
         let since = state
             .get("since")
@@ -185,6 +215,10 @@ impl Intake<'_> {
                     json!({ "since": max.clone().or(since.clone()), "offset": null, "max": null })
                 }
             };
+            if let Some((f, _)) = &feed {
+                let items: Vec<_> = page.contacts.iter().filter_map(feed::sellsy_item).collect();
+                f.publish(FeedSource::SellsyContacts, &items)?;
+            }
             self.store
                 .put_seen(&records, Some((SELLSY_CURSOR, &cursor)))?;
             progress(Progress::Read {
@@ -193,7 +227,12 @@ impl Intake<'_> {
             });
             match page.next {
                 Some(next) => offset = Some(next),
-                None => return Ok(()),
+                None => {
+                    if let Some((f, true)) = &feed {
+                        f.mark_complete(FeedSource::SellsyContacts)?;
+                    }
+                    return Ok(());
+                }
             }
         }
     }

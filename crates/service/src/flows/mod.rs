@@ -183,7 +183,15 @@ impl Flows {
             .ok_or_else(|| format!("no run {id}"))?;
         let flow = self.flow_version(&run.flow, run.version)?;
         let exec = self.executor(d.pair.as_deref())?;
-        let out = exec.resume(id, &flow).await.map_err(err)?;
+        let out = match exec.resume(id, &flow).await {
+            Ok(out) => out,
+            // Another process (or task) holds the run's lease: it executes it.
+            Err(e @ hlbridge_flows::run::RunError::Leased { .. }) => {
+                tracing::info!(flow = %d.name, run = id, "{e}");
+                return Ok("leased".into());
+            }
+            Err(e) => return Err(err(e)),
+        };
         tracing::info!(flow = %d.name, run = id, status = %out.status, "flow run");
         Ok(out.status)
     }

@@ -5,6 +5,12 @@
 //! schedule fires the slots that came since the last check (the check time is kept in
 //! the state database, so a restart neither loses nor repeats a slot: the slot is the
 //! run's key), and delayed runs whose time came are continued.
+//!
+//! A poll that reads exactly what the pair's sync intake reads (GHL contacts search,
+//! Sellsy contacts; `hlbridge_flows::triggers::intake_source`) sends no request of its
+//! own: every tick it walks the items the sync's cycles read (the pair's intake feed)
+//! with its own trigger state. Until the sync's first whole read of the source is in
+//! the feed, such a flow waits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,25 +100,14 @@ pub async fn once(
             }
         };
         match &flow.trigger {
-            Trigger::Poll(p) => {
-                let every = poll_every.unwrap_or_else(|| {
-                    Duration::from_secs(
-                        hlbridge_flows::validate::parse_interval(&p.every).unwrap_or(300),
-                    )
-                });
-                let due = last_poll
-                    .get(&d.name)
-                    .is_none_or(|at| at.elapsed() >= every);
-                if due {
-                    last_poll.insert(d.name.clone(), Instant::now());
-                    let read = hlbridge_flows::triggers::shared_read_key(&flow)
-                        .unwrap_or_else(|| format!("own:{}", d.name));
-                    groups
-                        .entry((d.pair.clone(), read))
-                        .or_default()
-                        .push((d.clone(), flow.clone()));
+            Trigger::Poll(_) if hlbridge_flows::triggers::intake_source(&flow).is_some() => {
+                match from_intake(flows, &d, &flow) {
+                    Ok(true) => {}
+                    Ok(false) => poll_or_group(&mut groups, last_poll, poll_every, &d, &flow),
+                    Err(e) => tracing::warn!(flow = %d.name, error = %e, "flow poll failed"),
                 }
             }
+            Trigger::Poll(_) => poll_or_group(&mut groups, last_poll, poll_every, &d, &flow),
             Trigger::Schedule(s) => {
                 if let Err(e) = schedule(flows, &d, &flow, &s.cron, s.tz.as_deref()) {
                     tracing::warn!(flow = %d.name, error = %e, "flow schedule failed");
@@ -133,6 +128,64 @@ pub async fn once(
             tracing::warn!(flows = ?names, error = %e, "flow poll failed");
         }
     }
+}
+
+/// Put a due poll flow in its read group (flows reading the same thing share a fetch).
+fn poll_or_group(
+    groups: &mut HashMap<ReadKey, Vec<(Deployed, Flow)>>,
+    last_poll: &mut HashMap<String, Instant>,
+    poll_every: Option<Duration>,
+    d: &Deployed,
+    flow: &Flow,
+) {
+    let Trigger::Poll(p) = &flow.trigger else {
+        return;
+    };
+    let every = poll_every.unwrap_or_else(|| {
+        Duration::from_secs(hlbridge_flows::validate::parse_interval(&p.every).unwrap_or(300))
+    });
+    let due = last_poll
+        .get(&d.name)
+        .is_none_or(|at| at.elapsed() >= every);
+    if due {
+        last_poll.insert(d.name.clone(), Instant::now());
+        let read = hlbridge_flows::triggers::shared_read_key(flow)
+            .unwrap_or_else(|| format!("own:{}", d.name));
+        groups
+            .entry((d.pair.clone(), read))
+            .or_default()
+            .push((d.clone(), flow.clone()));
+    }
+}
+
+/// Serve a poll the pair's sync intake already reads from the pair's intake feed: the
+/// items read since the flow's last walk become its recorded runs, then run. True when
+/// served (or waiting for the sync's first whole read); false when the flow has no pair
+/// (no sync reads for it), so it polls by itself.
+fn from_intake(flows: &Arc<Flows>, d: &Deployed, flow: &Flow) -> Result<bool, String> {
+    let Some(pair) = flows.resolve(d.pair.as_deref())?.pair else {
+        return Ok(false);
+    };
+    let path = flows.accounts.registry.pair_state_path(&pair.id);
+    let Some(feed) = hlbridge_engine::intake::feed::IntakeFeed::open_existing(&path)
+        .map_err(|e| e.to_string())?
+    else {
+        // The pair's sync has not run yet: its first cycle fills the feed.
+        return Ok(true);
+    };
+    let mut ids = Vec::new();
+    let mut emit = |item: TriggerItem| -> Result<(), String> {
+        if let Ok(id) = flows.enqueue(d, flow, &item)? {
+            ids.push(id);
+        }
+        Ok(())
+    };
+    let walked = hlbridge_flows::triggers::poll_feed(&flows.db_path, &feed, flow, false, &mut emit)
+        .map_err(|e| e.to_string());
+    for id in ids {
+        flows.spawn_run(d, id);
+    }
+    walked.map(|_| true)
 }
 
 /// Poll flows that read the same thing with one fetch; each flow's items become its
