@@ -8,12 +8,11 @@
 
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use hlbridge_engine::CycleReport;
 use rusqlite::{params_from_iter, types::Value as Sql, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -21,74 +20,20 @@ use super::{enc, error_page, render};
 use crate::access::CurrentSession;
 use crate::api::Lead;
 use crate::flows::Flows;
-use crate::runner::CycleLog;
-use crate::{AppState, Db, DbError};
+use crate::{AppState, DbError};
+
+mod cycles;
+pub use cycles::record_cycles;
 
 const PAGE: usize = 50;
-/// Cycles kept (the oldest are removed beyond this many).
-const KEEP_CYCLES: i64 = 200_000;
 
-fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
-
-/// `inner` (if any), and each finished cycle written to `service_sync_cycles`.
-pub fn record_cycles(db: Db, inner: Option<CycleLog>) -> CycleLog {
-    Arc::new(move |pair: &str, report: &CycleReport, targeted: bool| {
-        if let Some(log) = &inner {
-            log(pair, report, targeted);
-        }
-        let finished = chrono::Utc::now();
-        let took = chrono::Duration::milliseconds((report.seconds * 1000.0) as i64);
-        let started = stamp(finished - took);
-        let finished = stamp(finished);
-        let status = if report.errors.is_empty() && report.failed_now == 0 {
-            "ok"
-        } else {
-            "failed"
-        };
-        let summary = report.line();
-        let json = serde_json::to_string(report).unwrap_or_else(|_| "{}".into());
-        let pair = pair.to_string();
-        let db = db.clone();
-        let write = move || {
-            db.call_blocking(|c| {
-                c.execute(
-                    "INSERT INTO service_sync_cycles (pair, started, finished, targeted, status, summary, report)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    rusqlite::params![pair, started, finished, targeted, status, summary, json],
-                )?;
-                let id = c.last_insert_rowid();
-                if id % 1000 == 0 {
-                    c.execute(
-                        "DELETE FROM service_sync_cycles WHERE id <= ?1",
-                        [id - KEEP_CYCLES],
-                    )?;
-                }
-                Ok::<_, rusqlite::Error>(())
-            })
-        };
-        let done = match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn_blocking(move || {
-                    if let Err(e) = write() {
-                        tracing::warn!(error = %e, "cannot record the sync cycle");
-                    }
-                });
-                Ok(())
-            }
-            Err(_) => write(),
-        };
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "cannot record the sync cycle");
-        }
-    })
-}
-
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui/activity", get(page))
-        .route("/ui/activity/cycles/{id}", get(cycle))
+        .route("/ui/activity/cycles/{id}", get(cycles::cycle))
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -442,179 +387,5 @@ pub(super) async fn page(
         },
     )
 }
-
-pub(super) async fn cycle(
-    session: CurrentSession,
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-) -> Response {
-    let row = state
-        .db
-        .call(move |c| {
-            Ok(c.query_row(
-                "SELECT pair, started, finished, targeted, status, summary, report
-                 FROM service_sync_cycles WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, bool>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                    ))
-                },
-            )
-            .optional()?)
-        })
-        .await;
-    let (pair, started, finished, targeted, status, summary, report) = match row {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return error_page(
-                StatusCode::NOT_FOUND,
-                &format!("No sync cycle has id {id}; see /ui/activity."),
-            )
-        }
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
-    let side = |s: &str| {
-        let v = &report[s];
-        [
-            "read", "created", "updated", "archived", "deleted", "failed",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), v[*k].as_u64().unwrap_or(0)))
-        .collect::<Vec<_>>()
-    };
-    let errors: Vec<String> = report["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    render(
-        "cycle.html",
-        &format!("Sync cycle #{id}"),
-        &session,
-        minijinja::context! {
-            id => id,
-            pair => pair,
-            pair_q => enc(&pair),
-            started => started,
-            finished => finished,
-            targeted => targeted,
-            status => status,
-            summary => summary,
-            ghl => side("ghl"),
-            sellsy => side("sellsy"),
-            errors => errors,
-            conflicts_queued => report["conflicts_queued"].as_u64().unwrap_or(0),
-            report => serde_json::to_string_pretty(&report).unwrap_or_default(),
-        },
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn db() -> rusqlite::Connection {
-        let c = rusqlite::Connection::open_in_memory().unwrap();
-        crate::db::migrate(&c).unwrap();
-        c.execute_batch(
-            "CREATE TABLE flow_runs (id INTEGER PRIMARY KEY, flow TEXT, started TEXT,
-             status TEXT, error TEXT, failed_step TEXT)",
-        )
-        .unwrap();
-        // 70 cycles and 70 runs, five entries of each kind per timestamp.
-        for i in 0..70 {
-            let at = format!("2026-12-07T10:{:02}:00.000Z", i / 5);
-            c.execute(
-                "INSERT INTO service_sync_cycles (pair, started, finished, targeted, status, summary, report)
-                 VALUES (?1, ?2, ?2, 0, ?3, 's', '{}')",
-                rusqlite::params![if i % 2 == 0 { "p1" } else { "p2" }, at, "ok"],
-            )
-            .unwrap();
-            c.execute(
-                "INSERT INTO flow_runs (flow, started, status) VALUES ('f', ?1, ?2)",
-                rusqlite::params![at, if i % 7 == 0 { "failed" } else { "ok" }],
-            )
-            .unwrap();
-        }
-        c
-    }
-
-    fn all_pages(
-        c: &rusqlite::Connection,
-        mut q: ActivityQuery,
-    ) -> Vec<(String, &'static str, i64)> {
-        let mut seen = Vec::new();
-        loop {
-            // No flow is deployed for any pair here.
-            let pair_flows = (!q.pair.is_empty()).then(Vec::new);
-            let mut page = load(c, &q, pair_flows).unwrap();
-            let more = page.len() > PAGE;
-            page.truncate(PAGE);
-            seen.extend(page.iter().map(|e| (e.at.clone(), e.kind, e.id)));
-            if !more {
-                return seen;
-            }
-            let last = page.last().unwrap();
-            q.before = format!("{}~{}~{}", last.at, last.kind, last.id);
-        }
-    }
-
-    #[test]
-    fn pages_cover_every_entry_once_in_order_despite_equal_times() {
-        let c = db();
-        let seen = all_pages(&c, ActivityQuery::default());
-        assert_eq!(seen.len(), 140);
-        let unique: std::collections::BTreeSet<_> = seen.iter().map(|(_, k, i)| (*k, *i)).collect();
-        assert_eq!(unique.len(), 140, "no entry twice");
-        for pair in seen.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            assert!(
-                a.0 > b.0 || (a.0 == b.0 && (a.1 < b.1 || (a.1 == b.1 && a.2 > b.2))),
-                "out of order: {a:?} then {b:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn filters_narrow_both_sources() {
-        let c = db();
-        let q = |f: fn(&mut ActivityQuery)| {
-            let mut q = ActivityQuery::default();
-            f(&mut q);
-            all_pages(&c, q)
-        };
-        assert_eq!(q(|q| q.kind = "cycle".into()).len(), 70);
-        assert_eq!(
-            q(|q| q.pair = "p1".into()).len(),
-            35,
-            "pair: its cycles only"
-        );
-        assert_eq!(q(|q| q.status = "failed".into()).len(), 10);
-        assert_eq!(q(|q| q.flow = "f".into()).len(), 70, "flow: runs only");
-        let from = q(|q| q.from = "2026-12-07T10:10".into());
-        assert_eq!(from.len(), 4 * 5 * 2);
-        let to = q(|q| q.to = "2026-12-07T10:02".into());
-        assert_eq!(to.len(), 2 * 5 * 2);
-        assert!(load(
-            &c,
-            &ActivityQuery {
-                from: "soon".into(),
-                ..Default::default()
-            },
-            None
-        )
-        .unwrap_err()
-        .contains("from="));
-    }
-}
+mod tests;

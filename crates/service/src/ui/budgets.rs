@@ -340,20 +340,12 @@ pub(super) async fn page(
             }
         })
         .collect();
-    let prev = (day - chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
-    let next = (day + chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
     render(
         "budgets.html",
         "Budgets",
         &session,
         minijinja::context! {
             day => day.format("%Y-%m-%d").to_string(),
-            prev => prev,
-            next => next,
             charts => charts,
             chart_h => CHART_H,
             bar_w => BAR_W - 4,
