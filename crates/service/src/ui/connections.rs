@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::Path;
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{enc, error_page, render};
 use crate::access::CurrentSession;
 use crate::api::Lead;
-use crate::AppState;
+use crate::{AppState, Db};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -80,9 +82,30 @@ fn interval_text(secs: u64) -> String {
     }
 }
 
-/// Requests used in the widest rate window known for the connection (the day window
-/// when the provider announced one).
-fn budget_text(lead: &Lead, c: &Connection) -> String {
+/// Requests sent today (UTC) per budget key, as the request observer recorded them
+/// (`service_budget_hourly`, flushed every few seconds); empty when not recorded.
+fn today_counts(db: &Db) -> HashMap<String, u64> {
+    let today = chrono::Utc::now().format("%Y-%m-%dT00").to_string();
+    db.call_blocking(|c| -> rusqlite::Result<HashMap<String, u64>> {
+        let mut stmt = c.prepare(
+            "SELECT account, SUM(requests) FROM service_budget_hourly WHERE hour >= ?1 GROUP BY account",
+        )?;
+        let rows = stmt.query_map([today], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })?;
+        rows.collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Requests sent today, and those counted in the widest rate window known for the
+/// connection (the day window when the provider announced one).
+fn budget_text(lead: &Lead, c: &Connection, today: &HashMap<String, u64>) -> String {
+    let sent = today.get(&budget_key(c)).copied().unwrap_or(0);
+    format!("{sent} requests today · {}", window_text(lead, c))
+}
+
+fn window_text(lead: &Lead, c: &Connection) -> String {
     let budget = match c.app {
         App::Ghl => lead.accounts.budgets.ghl.as_ref(),
         App::Sellsy => lead.accounts.budgets.sellsy.as_ref(),
@@ -106,7 +129,8 @@ fn budget_text(lead: &Lead, c: &Connection) -> String {
     }
 }
 
-fn cards(lead: &Lead) -> Result<Vec<Card>, String> {
+fn cards(lead: &Lead, db: &Db) -> Result<Vec<Card>, String> {
+    let today = today_counts(db);
     let reg = &lead.accounts.registry;
     let conns = reg.list().map_err(|e| e.to_string())?;
     let pairs = reg.pairs().map_err(|e| e.to_string())?;
@@ -139,7 +163,7 @@ fn cards(lead: &Lead) -> Result<Vec<Card>, String> {
                 kind: c.kind.as_str().into(),
                 status_text: status_text(&status).into(),
                 status,
-                budget: budget_text(lead, c),
+                budget: budget_text(lead, c, &today),
                 last_success,
                 last_error: c.last_error.clone().unwrap_or_default(),
                 pairs: mine.iter().map(|p| p.id.clone()).collect(),
@@ -176,8 +200,14 @@ fn default_sellsy_base(lead: &Lead) -> String {
         .unwrap_or_else(|| hlbridge_sellsy::DEFAULT_BASE_URL.to_string())
 }
 
-fn show(session: &CurrentSession, lead: &Lead, status: StatusCode, again: Again) -> Response {
-    let cards = match cards(lead) {
+fn show(
+    session: &CurrentSession,
+    lead: &Lead,
+    db: &Db,
+    status: StatusCode,
+    again: Again,
+) -> Response {
+    let cards = match cards(lead, db) {
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
@@ -214,8 +244,12 @@ fn show(session: &CurrentSession, lead: &Lead, status: StatusCode, again: Again)
     res
 }
 
-async fn page(session: CurrentSession, Extension(lead): Extension<Arc<Lead>>) -> Response {
-    show(&session, &lead, StatusCode::OK, Again::default())
+async fn page(
+    session: CurrentSession,
+    State(state): State<AppState>,
+    Extension(lead): Extension<Arc<Lead>>,
+) -> Response {
+    show(&session, &lead, &state.db, StatusCode::OK, Again::default())
 }
 
 #[derive(Deserialize)]
@@ -230,6 +264,7 @@ pub(super) struct GhlForm {
 
 async fn add_ghl(
     session: CurrentSession,
+    State(state): State<AppState>,
     Extension(lead): Extension<Arc<Lead>>,
     Form(f): Form<GhlForm>,
 ) -> Response {
@@ -240,7 +275,15 @@ async fn add_ghl(
         ghl_base_url: f.base_url.trim().to_string(),
         ..Again::default()
     };
-    let refuse = |e: String| show(&session, &lead, StatusCode::BAD_REQUEST, again(e));
+    let refuse = |e: String| {
+        show(
+            &session,
+            &lead,
+            &state.db,
+            StatusCode::BAD_REQUEST,
+            again(e),
+        )
+    };
     if f.token.trim().is_empty() {
         return refuse("Private integration token: required (GHL: Settings → Private Integrations → create one with the contacts scopes).".into());
     }
@@ -284,6 +327,7 @@ pub(super) struct SellsyForm {
 
 async fn add_sellsy(
     session: CurrentSession,
+    State(state): State<AppState>,
     Extension(lead): Extension<Arc<Lead>>,
     Form(f): Form<SellsyForm>,
 ) -> Response {
@@ -295,7 +339,15 @@ async fn add_sellsy(
         token_url: f.token_url.trim().to_string(),
         ..Again::default()
     };
-    let refuse = |e: String| show(&session, &lead, StatusCode::BAD_REQUEST, again(e));
+    let refuse = |e: String| {
+        show(
+            &session,
+            &lead,
+            &state.db,
+            StatusCode::BAD_REQUEST,
+            again(e),
+        )
+    };
     if f.client_id.trim().is_empty() {
         return refuse("Client id: required (Sellsy: Settings → API → Personal client).".into());
     }
@@ -330,10 +382,11 @@ async fn add_sellsy(
 
 async fn confirm(
     session: CurrentSession,
+    State(state): State<AppState>,
     Extension(lead): Extension<Arc<Lead>>,
     Path(id): Path<String>,
 ) -> Response {
-    let cards = match cards(&lead) {
+    let cards = match cards(&lead, &state.db) {
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
