@@ -6,7 +6,7 @@
 //! `service_sync_cycles`; runs are read from the flows' `flow_runs`. Both are read
 //! with indexed, LIMITed queries (one page plus one row per source), never all rows.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -134,15 +134,16 @@ struct Span {
 
 /// One kind's entries in timeline order (time, then kind, then id, all descending),
 /// after the cursor and within the filters: one page plus one row.
-fn query_source(
-    c: &rusqlite::Connection,
+/// The SQL (and its arguments) of one kind's entries in timeline order (time, then
+/// kind, then id, all descending), after the cursor and within the filters: one
+/// page plus one row.
+fn source_sql(
     kind: &'static str,
     select: &str,
     mut conds: Vec<String>,
     mut args: Vec<Sql>,
     span: &Span,
-    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Entry>,
-) -> rusqlite::Result<Vec<Entry>> {
+) -> (String, Vec<Sql>) {
     if let Some(f) = &span.from {
         conds.push("started >= ?".into());
         args.push(Sql::Text(f.clone()));
@@ -177,36 +178,48 @@ fn query_source(
         " ORDER BY started DESC, id DESC LIMIT {}",
         PAGE + 1
     ));
+    (sql, args)
+}
+
+fn query_source(
+    c: &rusqlite::Connection,
+    (sql, args): (String, Vec<Sql>),
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Entry>,
+) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt = c.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args.iter()), map)?;
     rows.collect()
 }
 
-fn ensure_run_indexes(c: &rusqlite::Connection) {
-    static DONE: OnceLock<()> = OnceLock::new();
-    if DONE.get().is_some() {
-        return;
-    }
-    let exists: bool = c
+/// The indexes the timeline and dead letters read `flow_runs` by (the flows' table;
+/// created here when missing, on the database they are asked of).
+pub(super) fn ensure_run_indexes(c: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    let table: Option<i64> = c
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='flow_runs'",
             [],
-            |_| Ok(true),
+            |r| r.get(0),
         )
-        .optional()
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-    if exists
-        && c.execute_batch(
-            "CREATE INDEX IF NOT EXISTS ui_flow_runs_started ON flow_runs (started, id);
-             CREATE INDEX IF NOT EXISTS ui_flow_runs_status ON flow_runs (status, started, id);
-             CREATE INDEX IF NOT EXISTS ui_flow_runs_flow ON flow_runs (flow, started, id);",
-        )
-        .is_ok()
-    {
-        let _ = DONE.set(());
+        .optional()?;
+    if table.is_none() {
+        return Ok(false);
     }
+    let have: Option<i64> = c
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type='index' AND name='ui_flow_runs_status_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if have.is_none() {
+        c.execute_batch(
+            "CREATE INDEX IF NOT EXISTS ui_flow_runs_started ON flow_runs (started);
+             CREATE INDEX IF NOT EXISTS ui_flow_runs_status ON flow_runs (status, started);
+             CREATE INDEX IF NOT EXISTS ui_flow_runs_flow ON flow_runs (flow, started);
+             CREATE INDEX IF NOT EXISTS ui_flow_runs_status_id ON flow_runs (status, id);",
+        )?;
+    }
+    Ok(true)
 }
 
 fn load(
@@ -237,8 +250,9 @@ fn load(
             args.push(Sql::Text(status.to_string()));
         }
         let select = "SELECT id, pair, started, status, summary, targeted FROM service_sync_cycles";
+        let sql = source_sql("cycle", select, conds, args, &span);
         out.extend(
-            query_source(c, "cycle", select, conds, args, &span, |r| {
+            query_source(c, sql, |r| {
                 let id: i64 = r.get(0)?;
                 let targeted: bool = r.get(5)?;
                 Ok(Entry {
@@ -261,18 +275,9 @@ fn load(
             .map_err(sqlerr)?,
         );
     }
-    let runs_exist: bool = c
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='flow_runs'",
-            [],
-            |_| Ok(true),
-        )
-        .optional()
-        .map_err(sqlerr)?
-        .unwrap_or(false);
+    let runs_exist = ensure_run_indexes(c).map_err(sqlerr)?;
     let no_flow_of_pair = pair_flows.as_ref().is_some_and(|f| f.is_empty());
     if (kind.is_empty() || kind == "run") && runs_exist && !no_flow_of_pair {
-        ensure_run_indexes(c);
         let (mut conds, mut args) = (Vec::new(), Vec::new());
         if !flow.is_empty() {
             conds.push("flow = ?".to_string());
@@ -287,8 +292,9 @@ fn load(
             args.push(Sql::Text(status.to_string()));
         }
         let select = "SELECT id, flow, started, status, error, failed_step FROM flow_runs";
+        let sql = source_sql("run", select, conds, args, &span);
         out.extend(
-            query_source(c, "run", select, conds, args, &span, |r| {
+            query_source(c, sql, |r| {
                 let id: i64 = r.get(0)?;
                 let error: Option<String> = r.get(4)?;
                 let step: Option<String> = r.get(5)?;

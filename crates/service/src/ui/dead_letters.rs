@@ -64,14 +64,7 @@ struct PairDead {
 }
 
 fn failed_runs(c: &rusqlite::Connection, before: Option<i64>) -> rusqlite::Result<Vec<FailedRun>> {
-    let exists = c
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='flow_runs'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
+    let exists = super::activity::ensure_run_indexes(c)?;
     if !exists {
         return Ok(Vec::new());
     }

@@ -92,3 +92,92 @@ fn filters_narrow_both_sources() {
     .unwrap_err()
     .contains("from="));
 }
+
+/// With 10k runs and 10k cycles, every filter reads through an index in timeline
+/// order: no full scan sorted afterwards (a "TEMP B-TREE" in the plan).
+#[test]
+fn every_filter_reads_by_index_without_sorting() {
+    let c = db();
+    c.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         INSERT INTO flow_runs (flow, started, status)
+           SELECT 'f' || (i % 20), printf('2026-11-%02dT10:00:00.000Z', 1 + i % 28), 'ok' FROM n;
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+         INSERT INTO service_sync_cycles (pair, started, finished, targeted, status, summary, report)
+           SELECT 'p' || (i % 5), printf('2026-11-%02dT10:00:00.000Z', 1 + i % 28), '', 0, 'ok', '', '{}' FROM n;
+         ANALYZE;",
+    )
+    .unwrap();
+    assert!(ensure_run_indexes(&c).unwrap());
+    let cursor = || {
+        Some(Cursor {
+            at: "2026-11-20T10:00:00.000Z".into(),
+            kind: "run".into(),
+            id: 5000,
+        })
+    };
+    let spans = [
+        Span {
+            from: None,
+            to: None,
+            cursor: None,
+        },
+        Span {
+            from: Some("2026-11-03T00:00:00.000Z".into()),
+            to: Some("2026-11-09T00:00:00.000Z".into()),
+            cursor: None,
+        },
+        Span {
+            from: None,
+            to: None,
+            cursor: cursor(),
+        },
+    ];
+    let text = |v: &str| vec![Sql::Text(v.into())];
+    for span in &spans {
+        for (kind, select, conds, args) in [
+            ("run", "SELECT id FROM flow_runs", vec![], vec![]),
+            (
+                "run",
+                "SELECT id FROM flow_runs",
+                vec!["status = ?".to_string()],
+                text("ok"),
+            ),
+            (
+                "run",
+                "SELECT id FROM flow_runs",
+                vec!["flow = ?".to_string()],
+                text("f3"),
+            ),
+            (
+                "cycle",
+                "SELECT id FROM service_sync_cycles",
+                vec![],
+                vec![],
+            ),
+            (
+                "cycle",
+                "SELECT id FROM service_sync_cycles",
+                vec!["pair = ?".to_string()],
+                text("p1"),
+            ),
+            (
+                "cycle",
+                "SELECT id FROM service_sync_cycles",
+                vec!["status = ?".to_string()],
+                text("ok"),
+            ),
+        ] {
+            let (sql, args) = source_sql(kind, select, conds, args, span);
+            let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join(" | ");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+            assert!(plan.contains("INDEX"), "{sql}: {plan}");
+        }
+    }
+}
