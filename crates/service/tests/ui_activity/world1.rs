@@ -244,6 +244,11 @@ pub async fn cycles_conflict_budgets(w: &World) {
         })
         .await;
     assert!(conf.contains("https://ghl.example") && conf.contains("https://sellsy.example"));
+    let cycles = w.page(&list).await;
+    assert!(
+        cycles.matches(r#"data-testid="activity-cycle-"#).count() >= 2,
+        "the asked-for cycle is on the timeline too: {cycles}"
+    );
     assert!(conf.contains(r#"class="resolve-ghl""#) && conf.contains(r#"class="resolve-sellsy""#));
     assert_eq!(
         w.ghl.state().contact(&gid).unwrap()["website"],
@@ -275,6 +280,19 @@ pub async fn cycles_conflict_budgets(w: &World) {
     }
     let after = w.page("/ui/conflicts").await;
     assert!(after.contains(r#"id="conflicts-empty""#), "{after}");
+
+    // Try it on Sellsy: the contact the sync created, read through the connection.
+    let sellsy_conn = w.conn("sellsy").id;
+    let res = w
+        .post(
+            "/ui/catalog/sellsy/contacts.get-list",
+            &[("connection", sellsy_conn.as_str()), ("p.limit", "100")],
+        )
+        .await;
+    let listed = text(res).await;
+    assert!(listed.contains(r#"id="try-status">200<"#), "{listed}");
+    assert!(listed.contains(email), "{listed}");
+    assert!(!listed.contains("access_token"), "{listed}");
 
     // Budgets: the accounts' requests today, drawn as SVG bars.
     let b = w.page("/ui/budgets").await;
