@@ -40,7 +40,7 @@ fn local() -> SocketAddr {
 
 /// `serve` with both emulators; the sync's own interval is an hour (cycles run only
 /// when asked, after the first), the flows loop ticks every 200 ms.
-async fn start() -> World {
+async fn start(ghl_seed: usize) -> World {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -53,7 +53,7 @@ async fn start() -> World {
     let ghl_cfg = GhlConfig {
         rate_max: 1_000_000,
         daily_limit: 10_000_000,
-        seed_contacts: 3,
+        seed_contacts: ghl_seed,
         ..GhlConfig::default()
     };
     let ghl = hlbridge_emulator::ghl::start(ghl_cfg.clone(), local())
@@ -190,6 +190,60 @@ impl World {
         assert_eq!(s, StatusCode::OK, "{v}");
     }
 
+    /// The Sellsy contacts searches the emulator served.
+    fn sellsy_searches(&self) -> u64 {
+        self.sellsy
+            .state()
+            .stats()
+            .by_operation
+            .get("contacts.search-contacts")
+            .copied()
+            .unwrap_or(0)
+    }
+
+    async fn sellsy_call(&self, op: &str, input: CallInput) -> Value {
+        let conn = self
+            .accounts
+            .registry
+            .list()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.app == hlbridge_accounts::App::Sellsy)
+            .unwrap();
+        let client = self.accounts.sellsy_client(&conn).unwrap();
+        client.call(op, input).await.unwrap()
+    }
+
+    async fn add_pair(&self) -> String {
+        let conns = self.accounts.registry.list().unwrap();
+        let id_of = |app| conns.iter().find(|c| c.app == app).unwrap().id.clone();
+        let (s, created) = self
+            .api(
+                Method::POST,
+                "/api/pairs",
+                Some(json!({"ghl": id_of(hlbridge_accounts::App::Ghl), "sellsy": id_of(hlbridge_accounts::App::Sellsy)})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    }
+
+    /// Ask for a cycle of `pair` and wait until it is the `n`th one finished.
+    async fn cycle(&self, pair: &str, n: u64) {
+        let (s, v) = self
+            .api(Method::POST, &format!("/api/pairs/{pair}/sync"), None)
+            .await;
+        assert!(s.is_success(), "{s}: {v}");
+        self.cycles_done(pair, n).await;
+    }
+
+    async fn runs(&self, flow: &str) -> Vec<Value> {
+        let (_, runs) = self
+            .api(Method::GET, &format!("/api/runs?flow={flow}"), None)
+            .await;
+        runs.as_array().cloned().unwrap_or_default()
+    }
+
     /// Whether the flow's poll trigger has recorded its baseline.
     fn started(&self, flow_text: &str) -> bool {
         use hlbridge_engine::triggers::TriggerStore;
@@ -285,18 +339,8 @@ steps:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
-    let w = start().await;
-    let conns = w.accounts.registry.list().unwrap();
-    let id_of = |app| conns.iter().find(|c| c.app == app).unwrap().id.clone();
-    let (s, created) = w
-        .api(
-            Method::POST,
-            "/api/pairs",
-            Some(json!({"ghl": id_of(hlbridge_accounts::App::Ghl), "sellsy": id_of(hlbridge_accounts::App::Sellsy)})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{created}");
-    let pair = created["id"].as_str().unwrap().to_string();
+    let w = start(3).await;
+    let pair = w.add_pair().await;
     // The first cycle reads every GHL contact (and fills the intake feed).
     w.cycles_done(&pair, 1).await;
     assert!(w.searches() >= 1, "the sync read the contacts");
@@ -311,13 +355,10 @@ async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
         before,
         "no contacts search was sent for the flow while no sync cycle ran"
     );
-    let (_, runs) = w
-        .api(Method::GET, "/api/runs?flow=new-ghl-contacts", None)
-        .await;
-    assert_eq!(
-        runs,
-        json!([]),
-        "the seeded contacts are the baseline: no run"
+    let runs = w.runs("new-ghl-contacts").await;
+    assert!(
+        runs.is_empty(),
+        "the seeded contacts are the baseline: {runs:?}"
     );
 
     // A new GHL contact: the sync's next cycle links it, and the flow runs once for it.
@@ -336,11 +377,7 @@ async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
     )
     .await
     .unwrap();
-    let (s, v) = w
-        .api(Method::POST, &format!("/api/pairs/{pair}/sync"), None)
-        .await;
-    assert!(s.is_success(), "{s}: {v}");
-    w.cycles_done(&pair, 2).await;
+    w.cycle(&pair, 2).await;
     let after_cycle = w.searches();
     assert!(after_cycle > before, "the sync's cycle searched");
     eventually(30, || async {
@@ -351,10 +388,7 @@ async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
     })
     .await;
     let runs = eventually(30, || async {
-        let (_, runs) = w
-            .api(Method::GET, "/api/runs?flow=new-ghl-contacts", None)
-            .await;
-        let runs = runs.as_array().cloned().unwrap_or_default();
+        let runs = w.runs("new-ghl-contacts").await;
         runs.iter().any(|r| r["status"] == "ok").then_some(runs)
     })
     .await;
@@ -372,18 +406,96 @@ async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
         after_cycle,
         "the flow's items came from the sync's read, not from its own"
     );
-    let (_, runs) = w
-        .api(Method::GET, "/api/runs?flow=new-ghl-contacts", None)
-        .await;
-    assert_eq!(
-        runs.as_array().map(Vec::len),
-        Some(1),
-        "each item once: {runs}"
-    );
+    assert_eq!(w.runs("new-ghl-contacts").await.len(), 1, "each item once");
 
     // Control: a poll with a query the intake does not send reads by itself, and the
     // emulator's count sees it.
     w.deploy("queried-ghl-contacts", OWN).await;
     eventually(20, || async { (w.searches() > after_cycle).then_some(()) }).await;
+    w.stop().await;
+}
+
+const UPDATED: &str = r#"schema_version: 1
+name: changed-sellsy-contacts
+trigger:
+  poll: { operation: "sellsy:contacts.search-contacts", every: 1m, on: updated }
+steps:
+  - id: seen
+    map:
+      last: "{{ trigger.last_name }}"
+      before: "{{ previous.last_name | default('none') }}"
+"#;
+
+/// `on: updated` over the Sellsy contacts the sync reads: a new contact, then a real
+/// change with the contact as last seen as `previous`, each once, and no search of the
+/// flow's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_watching_sellsy_contact_changes_is_served_by_the_sync_intake() {
+    let w = start(0).await;
+    let pair = w.add_pair().await;
+    w.cycles_done(&pair, 1).await;
+    let before = w.sellsy_searches();
+    w.deploy("changed-sellsy-contacts", UPDATED).await;
+    eventually(20, || async { w.started(UPDATED).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await; // five flow ticks
+    assert_eq!(
+        w.sellsy_searches(),
+        before,
+        "the baseline came from the feed"
+    );
+
+    let made = w
+        .sellsy_call(
+            "contacts.create-contact",
+            CallInput::new().body(
+                json!({"first_name": "Una", "last_name": "Before", "email": "una@example.com"}),
+            ),
+        )
+        .await;
+    let id = made["id"].as_i64().unwrap();
+    w.cycle(&pair, 2).await;
+    let has = |runs: &[Value], last: &str, before: &str| {
+        runs.iter().any(|r| {
+            r["status"] == "ok" && r["trigger"]["payload"]["last_name"] == last && {
+                let prev = &r["trigger"]["previous"];
+                (before == "none" && prev.is_null()) || prev["last_name"] == before
+            }
+        })
+    };
+    eventually(30, || async {
+        let runs = w.runs("changed-sellsy-contacts").await;
+        has(&runs, "Before", "none").then_some(())
+    })
+    .await;
+    w.sellsy_call(
+        "contacts.update-contact-info",
+        CallInput::new()
+            .param("id", id.to_string())
+            .body(json!({"last_name": "After"})),
+    )
+    .await;
+    w.cycle(&pair, 3).await;
+    let after_cycle = w.sellsy_searches();
+    let runs = eventually(30, || async {
+        let runs = w.runs("changed-sellsy-contacts").await;
+        has(&runs, "After", "Before").then_some(runs)
+    })
+    .await;
+    let of_una: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["trigger"]["payload"]["email"] == "una@example.com")
+        .collect();
+    assert_eq!(
+        of_una.len(),
+        2,
+        "created, then changed: each once: {runs:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        w.sellsy_searches(),
+        after_cycle,
+        "no search of the flow's own"
+    );
+    assert_eq!(w.runs("changed-sellsy-contacts").await.len(), runs.len());
     w.stop().await;
 }
