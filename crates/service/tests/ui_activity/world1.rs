@@ -281,6 +281,49 @@ pub async fn cycles_conflict_budgets(w: &World) {
     let after = w.page("/ui/conflicts").await;
     assert!(after.contains(r#"id="conflicts-empty""#), "{after}");
 
+    // Dead letters: a write the sync gave up on (recorded through the pair's store as
+    // the outbox does) is listed with what, why and when.
+    let dead = w.page("/ui/dead-letters").await;
+    assert!(
+        dead.contains(&format!(r#"data-testid="dead-pair-{pair}""#)),
+        "{dead}"
+    );
+    assert!(
+        !dead.contains("data-testid=\"dead-write-"),
+        "none yet: {dead}"
+    );
+    let state = w.accounts.registry.pair_state_path(&pair);
+    let store = hlbridge_engine::store::open(&format!("sqlite://{}", state.display())).unwrap();
+    let entry = store
+        .enqueue(&hlbridge_engine::store::NewOutbox {
+            key: "ui-test:dead".into(),
+            target: hlbridge_engine::store::Side::Sellsy,
+            kind: hlbridge_engine::store::Kind::Contact,
+            op: "update".into(),
+            target_id: Some(sid.to_string()),
+            source_id: gid.clone(),
+            payload: json!({"website": "x"}),
+            context: None,
+        })
+        .unwrap();
+    store
+        .finish(
+            entry.id,
+            hlbridge_engine::store::Outcome::Failed("website: refused by Sellsy (test)"),
+        )
+        .unwrap();
+    let dead = w.page("/ui/dead-letters").await;
+    let row = dead
+        .split(&format!(r#"data-testid="dead-write-{pair}-{}""#, entry.id))
+        .nth(1)
+        .and_then(|s| s.split("</tr>").next())
+        .unwrap_or_else(|| panic!("the dead write listed: {dead}"));
+    assert!(row.contains("website: refused by Sellsy (test)") && row.contains("update contact"));
+    assert!(
+        row.contains(&gid) && row.contains(&sid.to_string()),
+        "{row}"
+    );
+
     // Try it on Sellsy: the contact the sync created, read through the connection.
     let sellsy_conn = w.conn("sellsy").id;
     let res = w
