@@ -4,7 +4,7 @@ use hlbridge_core::call::CallInput;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{attrs, World, FLOW};
+use super::{attrs, location, World, FLOW};
 
 const FAILS: &str = "ui-always-fails";
 
@@ -136,6 +136,17 @@ pub async fn runs_and_dead_letters(w: &World) {
     assert_eq!(fr["run"]["status"], "failed", "{fr}");
     assert_eq!(fr["run"]["flow"], FAILS, "{fr}");
     assert!(dead.contains("missing"), "the failed step is named");
+    // Its replay button replays it from the failed step: a new run, of that flow.
+    let res = w.post(&replay, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let new_run = location(&res);
+    let new_id: i64 = new_run.trim_start_matches("/ui/runs/").parse().unwrap();
+    assert_ne!(new_id, failed_id);
+    let (_, nr) = w
+        .api(Method::GET, &format!("/api/runs/{new_id}"), None)
+        .await;
+    assert_eq!(nr["run"]["replay_of"], failed_id, "{nr}");
+    assert_eq!(nr["run"]["flow"], FAILS, "{nr}");
     let runs_only = w.page("/ui/activity?kind=cycle").await;
     assert!(!runs_only.contains(r#"data-testid="activity-run-"#));
 }
