@@ -382,7 +382,7 @@ pub(super) async fn page(
             pairs => pairs,
             flows => flow_names,
             kinds => ["cycle", "run"],
-            statuses => ["ok", "failed", "running", "waiting"],
+            statuses => ["ok", "failed", "skipped", "running", "waiting"],
             q_kind => q.kind.trim(),
             q_pair => q.pair.trim(),
             q_flow => q.flow.trim(),

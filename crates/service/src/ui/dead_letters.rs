@@ -94,9 +94,11 @@ fn dead_writes(path: &std::path::Path) -> rusqlite::Result<Option<(i64, Vec<Dead
     if !path.exists() {
         return Ok(None);
     }
+    // Read-write without CREATE: never makes a file, and reads a WAL database even
+    // when no other connection has it open.
     let c = rusqlite::Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     c.busy_timeout(std::time::Duration::from_secs(5))?;
     let has_outbox = c
