@@ -161,7 +161,7 @@
       return;
     }
     var arg = btn.dataset.arg ? $(btn.dataset.arg).value : '';
-    structural(action, btn.dataset.path, arg);
+    structural(action, btn.dataset.target, arg);
   });
 
   yamlEl.addEventListener('input', function () {

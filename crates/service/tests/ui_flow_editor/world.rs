@@ -13,7 +13,7 @@ use hlbridge_emulator::sellsy::{SellsyConfig, SellsyEmulator};
 use hlbridge_service::server::{self, ServerOptions};
 use hlbridge_service::ServiceConfig;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -375,14 +375,14 @@ fn conditions(path: &str, legend: &str, c: &Conditions, scope: &Scope) -> Node {
         action: "add-cond",
         path: list_path.clone(),
         text: "Add condition".into(),
-        label: format!("Add a condition to {legend}"),
+        label: format!("Add condition to {legend}"),
         input: None,
     });
     n.actions.push(Act {
         action: "add-group",
         path: list_path,
         text: "Add group".into(),
-        label: format!("Add a nested group to {legend}"),
+        label: format!("Add group to {legend}"),
         input: None,
     });
     n
@@ -420,7 +420,7 @@ fn rows(
         action: "add-key",
         path: path.to_string(),
         text: "Add field".into(),
-        label: format!("Add a field to {legend}"),
+        label: format!("Add field to {legend}"),
         input: Some(Field {
             id: key_id,
             label: "New field name".into(),

@@ -25,7 +25,7 @@ pub fn steps(path: &str, legend: &str, list: &[Step], scope: &mut Scope) -> Node
         action: "add-step",
         path: path.to_string(),
         text: "Add step".into(),
-        label: format!("Add a step to {legend}"),
+        label: format!("Add step to {legend}"),
         input: Some(Field {
             vtype: "string",
             ..select(
@@ -119,7 +119,7 @@ fn step(path: &str, i: usize, len: usize, s: &Step, scope: &mut Scope) -> Node {
                 action: "add-case",
                 path: format!("{k}/cases"),
                 text: "Add case".into(),
-                label: format!("Add a case to step {}", s.id),
+                label: format!("Add case to step {}", s.id),
                 input: None,
             });
             let mut inner = scope.child();
@@ -278,7 +278,7 @@ fn step(path: &str, i: usize, len: usize, s: &Step, scope: &mut Scope) -> Node {
             action: "up",
             path: path.to_string(),
             text: "Move up".into(),
-            label: format!("Move step {} up", s.id),
+            label: format!("Move up: step {}", s.id),
             input: None,
         });
     }
@@ -287,7 +287,7 @@ fn step(path: &str, i: usize, len: usize, s: &Step, scope: &mut Scope) -> Node {
             action: "down",
             path: path.to_string(),
             text: "Move down".into(),
-            label: format!("Move step {} down", s.id),
+            label: format!("Move down: step {}", s.id),
             input: None,
         });
     }
