@@ -236,6 +236,13 @@ fn show(store: &RunStore, id: i64, json: bool) -> i32 {
     }
     outln!("{}", run_line(&run));
     outln!("trigger: {}", run.trigger);
+    if let Ok(Some(h)) = store.lease_holder(id) {
+        outln!(
+            "leased by {} until {} (being executed there)",
+            h.owner,
+            h.until
+        );
+    }
     for s in &steps {
         outln!(
             "step {} {} attempt {} started {} finished {}",

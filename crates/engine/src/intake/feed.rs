@@ -227,3 +227,75 @@ pub fn sellsy_item(contact: &Value) -> Option<(String, Value)> {
     }
     Some((id, v))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn feed() -> (IntakeFeed, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "hlb-feed-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        (IntakeFeed::open(&dir.join("state.sqlite")).unwrap(), dir)
+    }
+
+    #[test]
+    fn an_item_gets_a_new_sequence_number_only_when_its_content_changed() {
+        let (f, dir) = feed();
+        let src = FeedSource::GhlContacts;
+        f.publish(
+            src,
+            &[
+                ("a".into(), json!({"id": "a", "n": 1})),
+                ("b".into(), json!({"id": "b"})),
+            ],
+        )
+        .unwrap();
+        let all = f.since(src, 0, 10).unwrap();
+        assert_eq!(
+            all.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        let last = all[1].seq;
+        // Re-read unchanged (a lookback): nothing new after `last`.
+        f.publish(src, &[("a".into(), json!({"id": "a", "n": 1}))])
+            .unwrap();
+        assert!(f.since(src, last, 10).unwrap().is_empty());
+        // Changed: the latest content, after `last`; other sources are apart.
+        f.publish(src, &[("a".into(), json!({"id": "a", "n": 2}))])
+            .unwrap();
+        let new = f.since(src, last, 10).unwrap();
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].item["n"], 2);
+        assert!(f
+            .since(FeedSource::SellsyContacts, 0, 10)
+            .unwrap()
+            .is_empty());
+        // Complete only once a whole read ended.
+        assert!(!f.complete(src).unwrap());
+        f.start_filling(src).unwrap();
+        assert!(f.filling(src).unwrap() && !f.complete(src).unwrap());
+        f.mark_complete(src).unwrap();
+        assert!(f.complete(src).unwrap() && !f.filling(src).unwrap());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn published_items_leave_out_what_the_sync_alone_asked_for() {
+        let (_, v) = sellsy_item(&json!({"id": 7, "last_name": "X", "_embed": {"a": 1}})).unwrap();
+        assert_eq!(v, json!({"id": 7, "last_name": "X"}));
+        let c: hlbridge_ghl::Contact = serde_json::from_value(
+            json!({"id": "g1", "email": "e@x.io", "searchAfter": [1, "g1"]}),
+        )
+        .unwrap();
+        let (id, v) = ghl_item(&c).unwrap();
+        assert_eq!(id, "g1");
+        assert_eq!(v["email"], "e@x.io");
+        assert_eq!(v["searchAfter"], json!([1, "g1"]));
+        assert!(v.get("phone").is_none(), "no null fields: {v}");
+    }
+}
