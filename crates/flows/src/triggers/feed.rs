@@ -100,9 +100,13 @@ pub fn poll_feed(
     let position_key = format!("{}@feed:{}", trigger.key, source.as_str());
     let started = store.started(&trigger.key).map_err(engine_err)?;
     let baseline = !started && !from_beginning;
-    // A flow that polled by itself before keeps its seen items: walked from the start
-    // of the feed, only what it has not seen (or seen changed) is emitted.
-    let mut after = match store.cursor(&position_key).map_err(engine_err)? {
+    let position = store.cursor(&position_key).map_err(engine_err)?;
+    // A flow that polled by itself before keeps its seen items: its first walk of the
+    // feed emits the ids it never saw; for the ones it saw, the feed's form of the item
+    // becomes the one changes are measured against (no change is assumed from the
+    // switch of source alone).
+    let switching = started && position.is_none();
+    let mut after = match position {
         Some(v) if started => v.as_i64().unwrap_or(0),
         _ => 0,
     };
@@ -122,6 +126,10 @@ pub fn poll_feed(
             break;
         };
         for item in batch {
+            if switching {
+                let id = hlbridge_engine::triggers::item_id(&item.item);
+                pass.baseline = store.seen(&trigger.key, &id).map_err(engine_err)?.is_some();
+            }
             pass.item(item.item, emit)?;
         }
         after = last;

@@ -10,7 +10,7 @@
 //! Sellsy contacts; `hlbridge_flows::triggers::intake_source`) sends no request of its
 //! own: every tick it walks the items the sync's cycles read (the pair's intake feed)
 //! with its own trigger state. Until the sync's first whole read of the source is in
-//! the feed, such a flow waits.
+//! the feed, such a flow waits (at most its interval, then polls by itself meanwhile).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,8 +102,16 @@ pub async fn once(
         match &flow.trigger {
             Trigger::Poll(_) if hlbridge_flows::triggers::intake_source(&flow).is_some() => {
                 match from_intake(flows, &d, &flow) {
-                    Ok(true) => {}
-                    Ok(false) => poll_or_group(&mut groups, last_poll, poll_every, &d, &flow),
+                    Ok(Intake::Served) => {}
+                    Ok(Intake::Waiting) => {
+                        // Waiting for the sync's first whole read, at most one interval:
+                        // then the flow polls by itself until the feed can serve it.
+                        last_poll.entry(d.name.clone()).or_insert_with(Instant::now);
+                        poll_or_group(&mut groups, last_poll, poll_every, &d, &flow)
+                    }
+                    Ok(Intake::NoPair) => {
+                        poll_or_group(&mut groups, last_poll, poll_every, &d, &flow)
+                    }
                     Err(e) => tracing::warn!(flow = %d.name, error = %e, "flow poll failed"),
                 }
             }
@@ -158,20 +166,28 @@ fn poll_or_group(
     }
 }
 
+/// What the intake feed did for a flow.
+enum Intake {
+    /// The flow walked the feed.
+    Served,
+    /// The sync's first whole read of the source is not in the feed yet.
+    Waiting,
+    /// The flow has no pair (no sync reads for it): it polls by itself.
+    NoPair,
+}
+
 /// Serve a poll the pair's sync intake already reads from the pair's intake feed: the
-/// items read since the flow's last walk become its recorded runs, then run. True when
-/// served (or waiting for the sync's first whole read); false when the flow has no pair
-/// (no sync reads for it), so it polls by itself.
-fn from_intake(flows: &Arc<Flows>, d: &Deployed, flow: &Flow) -> Result<bool, String> {
+/// items read since the flow's last walk become its recorded runs, then run.
+fn from_intake(flows: &Arc<Flows>, d: &Deployed, flow: &Flow) -> Result<Intake, String> {
     let Some(pair) = flows.resolve(d.pair.as_deref())?.pair else {
-        return Ok(false);
+        return Ok(Intake::NoPair);
     };
     let path = flows.accounts.registry.pair_state_path(&pair.id);
     let Some(feed) = hlbridge_engine::intake::feed::IntakeFeed::open_existing(&path)
         .map_err(|e| e.to_string())?
     else {
         // The pair's sync has not run yet: its first cycle fills the feed.
-        return Ok(true);
+        return Ok(Intake::Waiting);
     };
     let mut ids = Vec::new();
     let mut emit = |item: TriggerItem| -> Result<(), String> {
@@ -185,7 +201,10 @@ fn from_intake(flows: &Arc<Flows>, d: &Deployed, flow: &Flow) -> Result<bool, St
     for id in ids {
         flows.spawn_run(d, id);
     }
-    walked.map(|_| true)
+    walked.map(|w| match w {
+        Some(_) => Intake::Served,
+        None => Intake::Waiting,
+    })
 }
 
 /// Poll flows that read the same thing with one fetch; each flow's items become its
