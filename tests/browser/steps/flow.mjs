@@ -1,0 +1,112 @@
+// A flow from the template gallery: used, tested with a sample item, deployed; a
+// won GHL opportunity runs it (the run on the runs pages, the task in Sellsy).
+import { api, axe, check, log, shots, until, visit } from '../lib.mjs';
+import { ghlOpportunity, ghlSetStatus, GHL_LOCATION, sellsyTasks, tasksFor } from '../emulators.mjs';
+
+export const FLOW = 'ghl-opportunity-won-to-sellsy-task';
+
+async function flow(page) {
+  const r = await api(page, 'GET', `/api/flows/${FLOW}`);
+  return r.status === 200 ? r.body : null;
+}
+
+export async function useTemplate(ctx) {
+  const { page, tracker, state } = ctx;
+  check((await flow(page)) === null, `${FLOW} is not deployed before the test`);
+  await visit(page, '/ui/templates', tracker);
+  const use = page.getByRole('button', { name: `Use ${FLOW}`, exact: true });
+  check((await use.count()) === 1, `/ui/templates has one "Use ${FLOW}" button`);
+  await Promise.all([page.waitForURL((u) => u.pathname !== '/ui/templates'), use.click()]);
+  tracker.assertClean(`use ${FLOW}`);
+  const f = await flow(page);
+  check(f, `${FLOW} stored after "Use"`);
+  state.flowVersion = f.version;
+  log(`${FLOW} created from the gallery (version ${f.version}, enabled ${f.enabled})`);
+}
+
+/** "Test with a sample item": the dry run lists the writes and writes nothing. */
+export async function testWithSample(ctx) {
+  const { page, state } = ctx;
+  const email = `dry.${Date.now()}@example.com`;
+  const opp = await ghlOpportunity(email);
+  const before = (await sellsyTasks()).length;
+  const item = {
+    type: 'OpportunityStatusUpdate',
+    id: opp.id,
+    status: 'won',
+    locationId: GHL_LOCATION,
+    name: 'Browser deal',
+    contactId: opp.contactId,
+  };
+  const r = await api(page, 'POST', `/api/flows/${FLOW}/test`, { item });
+  check(r.status === 200, `POST /api/flows/${FLOW}/test: ${r.status} ${JSON.stringify(r.body)}`);
+  const writes = r.body.writes ?? [];
+  check(writes.length > 0, `the dry run lists the writes it would send: ${JSON.stringify(r.body).slice(0, 600)}`);
+  // A new e-mail: the Sellsy contact would be created (with the GHL contact's e-mail),
+  // then the task (its body depends on the contact the dry run does not create).
+  check(
+    writes.some((w) => w.operation === 'sellsy:contacts.create-contact' && w.request?.body?.email === email),
+    `the dry run would create the Sellsy contact ${email}: ${JSON.stringify(writes).slice(0, 600)}`,
+  );
+  check(
+    writes.some((w) => w.operation === 'sellsy:tasks.create-task'),
+    `the dry run would create the Sellsy task: ${JSON.stringify(writes).slice(0, 600)}`,
+  );
+  check((await sellsyTasks()).length === before, 'the dry run wrote no Sellsy task');
+  state.dryOpportunity = opp.id;
+  log(`tested with a sample item: ${writes.length} write(s) listed, none sent`);
+}
+
+/** Deployed and enabled (through the flows page when it is disabled). */
+export async function deploy(ctx) {
+  const { page, tracker } = ctx;
+  let f = await flow(page);
+  if (!f.enabled) {
+    await visit(page, '/ui/flows', tracker);
+    await page.getByRole('button', { name: `Enable ${FLOW}`, exact: true }).click();
+    await page.waitForLoadState('load');
+    f = await flow(page);
+  }
+  check(f.enabled === true, `${FLOW} enabled: ${JSON.stringify(f)}`);
+  check(String(f.trigger).includes('OpportunityStatusUpdate'), `${FLOW} triggers on OpportunityStatusUpdate: ${f.trigger}`);
+  await visit(page, '/ui/flows', tracker);
+  const row = page.locator('tr', { hasText: FLOW });
+  check((await row.count()) === 1, `/ui/flows lists ${FLOW}`);
+  check(/yes/.test(await row.innerText()), `/ui/flows shows ${FLOW} enabled: ${await row.innerText()}`);
+}
+
+/** A won opportunity in GHL: the run on /ui/runs, its steps on its page, the task in Sellsy. */
+export async function winOpportunity(ctx) {
+  const { page, tracker, state } = ctx;
+  const opp = await ghlOpportunity(`won.${Date.now()}@example.com`);
+  await ghlSetStatus(opp.id, 'won');
+  const href = await until(
+    'the run of the won opportunity on /ui/runs',
+    async () => {
+      await visit(page, `/ui/runs?flow=${FLOW}&status=ok`, tracker);
+      const links = await page.$$eval('main a[href^="/ui/runs/"]', (as) => as.map((a) => a.getAttribute('href')));
+      return links.find((h) => /^\/ui\/runs\/\d+$/.test(h));
+    },
+    45000,
+    500,
+  );
+  const id = Number(href.split('/').pop());
+  const run = await api(page, 'GET', `/api/runs/${id}`);
+  check(run.status === 200 && run.body.run && run.body.run.status === 'ok', `run ${id} ok: ${JSON.stringify(run.body).slice(0, 400)}`);
+  await visit(page, href, tracker);
+  const text = await page.locator('main').innerText();
+  const steps = run.body.steps ?? [];
+  check(steps.length > 0, `run ${id} has steps`);
+  for (const s of steps) check(text.includes(s.step_path), `the page of run ${id} shows step ${s.step_path}`);
+  await axe(page);
+  await shots(page, `run-${id}`);
+  const tasks = await until('the Sellsy task of the won opportunity', async () => {
+    const t = await tasksFor(opp.id);
+    return t.length ? t : null;
+  });
+  check(tasks.length === 1, `exactly one Sellsy task for ${opp.id}: ${tasks.length}`);
+  state.wonOpportunity = opp.id;
+  state.sellsyTask = tasks[0].id;
+  state.okRun = id;
+  log(`won ${opp.id}: run #${id} ok, Sellsy task ${tasks[0].id}`);
+}
