@@ -88,6 +88,8 @@ async fn flow_editor_new_from_template_round_trip_problems_test_save_deploy() {
         "data-path=\"/steps/1/filter/all/0/op\"",
         "data-path=\"/steps/0/map/due_days\"",
         "<datalist id=\"vars-",
+        "<option value=\"{{ steps.settings.output.due_days }}\">",
+        "<option value=\"{{ steps.contact.output.contact.email }}\">",
         "src=\"/ui/assets/editor.js\"",
     ] {
         assert!(
@@ -198,6 +200,45 @@ async fn flow_editor_new_from_template_round_trip_problems_test_save_deploy() {
     assert_eq!(v["flow"], Value::Null, "{v}");
     assert!(
         v["problems"][0]["line"].as_u64().unwrap() >= 1 && v["problems"][0]["field"].is_null(),
+        "{v}"
+    );
+
+    // Completion of `trigger.*`: a poll's item fields, else those of a sample item.
+    let poll = "schema_version: 1\nname: p\ntrigger:\n  poll: { operation: \"ghl:contacts.get-contacts\", every: 5m }\nsteps:\n  - id: m\n    map: { e: \"{{ trigger.email }}\" }\n";
+    let (_, v) = js(
+        &w,
+        &c,
+        &csrf,
+        Method::POST,
+        "/api/flows/parse",
+        Some(json!({"yaml": poll, "form": true})),
+    )
+    .await;
+    assert_eq!(v["problems"], json!([]), "{v}");
+    let form = unescape(v["form"].as_str().unwrap());
+    assert!(
+        form.contains("<option value=\"{{ trigger.email }}\">"),
+        "poll item fields offered"
+    );
+    let (_, v) = js(
+        &w,
+        &c,
+        &csrf,
+        Method::POST,
+        "/api/flows/render",
+        Some(json!({"flow": v["flow"], "form": true, "sample": {"deal": {"stage": "won"}}})),
+    )
+    .await;
+    let form = unescape(v["form"].as_str().unwrap());
+    assert!(
+        form.contains("<option value=\"{{ trigger.deal.stage }}\">"),
+        "sample fields offered"
+    );
+    assert!(
+        v["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("operation: \"ghl:contacts.get-contacts\""),
         "{v}"
     );
 

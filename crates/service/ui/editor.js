@@ -69,8 +69,15 @@
   function showProblems(problems) {
     formEl.querySelectorAll('.field-problem').forEach(function (e) { e.remove(); });
     formEl.querySelectorAll('.has-problem').forEach(function (e) { e.classList.remove('has-problem'); });
+    formEl.querySelectorAll('[aria-invalid]').forEach(function (c) {
+      c.removeAttribute('aria-invalid');
+      var d = (c.getAttribute('aria-describedby') || '').split(' ').filter(function (x) {
+        return x && !/-problem(-\d+)?$/.test(x);
+      }).join(' ');
+      if (d) { c.setAttribute('aria-describedby', d); } else { c.removeAttribute('aria-describedby'); }
+    });
     problemsEl.textContent = '';
-    problems.forEach(function (p) {
+    problems.forEach(function (p, k) {
       var box = null;
       if (p.field !== null && p.field !== undefined) {
         var sel = CSS.escape(p.field);
@@ -78,15 +85,25 @@
       }
       var el = document.createElement(box ? 'p' : 'li');
       el.className = 'field-problem';
-      if (box) {
-        el.setAttribute('role', 'alert');
-        el.textContent = p.message;
-        if (box.tagName === 'FIELDSET') { box.insertBefore(el, box.querySelector('legend').nextSibling); } else { box.appendChild(el); }
-        box.classList.add('has-problem');
-      } else {
+      if (!box) {
         el.textContent = 'line ' + p.line + ', column ' + p.col + ': ' + p.message;
         problemsEl.appendChild(el);
+        return;
       }
+      el.textContent = p.message;
+      if (box.tagName === 'FIELDSET') {
+        box.insertBefore(el, box.querySelector('legend').nextSibling);
+      } else {
+        box.appendChild(el);
+        var control = box.querySelector('[data-path]');
+        if (control) {
+          el.id = control.id + '-problem-' + k;
+          control.setAttribute('aria-invalid', 'true');
+          var d = control.getAttribute('aria-describedby');
+          control.setAttribute('aria-describedby', (d ? d + ' ' : '') + el.id);
+        }
+      }
+      box.classList.add('has-problem');
     });
     say(problems.length ? problems.length + ' problem(s): see the marked fields.' : 'No problems.', problems.length > 0);
   }

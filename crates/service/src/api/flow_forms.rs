@@ -168,6 +168,34 @@ fn meta_of(op: &Operation, table: &Table) -> OpMeta {
     }
 }
 
+/// The fields of one item a polling trigger on `operation` yields (the elements of the
+/// first list in its response), for the completion of `trigger.*`.
+pub fn item_fields(operation: &str) -> Vec<String> {
+    let Some((app, op)) = hlbridge_flows::model::split_operation(operation) else {
+        return vec![];
+    };
+    let table: &Table = match app {
+        hlbridge_flows::model::App::Ghl => &hlbridge_ghl::TABLE,
+        hlbridge_flows::model::App::Sellsy => &hlbridge_sellsy::TABLE,
+    };
+    let Some(op) = table.get(op) else {
+        return vec![];
+    };
+    let item = match op.response {
+        Some(Ty::Array(inner)) => Some(*inner),
+        Some(Ty::Object(Some(name))) => table.schema(name).and_then(|s| {
+            s.fields.iter().find_map(|f| match f.ty {
+                Ty::Array(inner @ Ty::Object(Some(_))) => Some(*inner),
+                _ => None,
+            })
+        }),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    response_paths(table, item.as_ref(), "", 1, &mut out);
+    out
+}
+
 /// The operation a flow names (`ghl:OP`, `sellsy:OP`, a built-in `hlbridge:OP`).
 pub fn op_meta(id: &str) -> Option<OpMeta> {
     if let Some(b) = hlbridge_flows::validate::BUILTINS

@@ -92,7 +92,11 @@ pub fn place(
     sample: Option<&Value>,
     want_form: bool,
 ) -> (Vec<Placed>, Option<String>) {
-    let mut scope = vars::Scope::new(sample);
+    let poll = flow.and_then(|f| match &f.trigger {
+        hlbridge_flows::model::Trigger::Poll(p) => Some(p.operation.as_str()),
+        _ => None,
+    });
+    let mut scope = vars::Scope::new(sample, poll);
     let mut nodes = flow.map(|f| form::build(f, &mut scope)).unwrap_or_default();
     let mut targets = Vec::new();
     form::targets(&nodes, &mut targets);

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use hlbridge_flows::model::{Step, StepKind};
 
-use crate::api::flow_forms::op_meta;
+use crate::api::flow_forms::{item_fields, op_meta};
 
 /// One `<datalist>`.
 #[derive(Debug, Clone, Serialize)]
@@ -50,11 +50,16 @@ fn flatten(prefix: &str, v: &Value, depth: usize, out: &mut Vec<String>) {
 }
 
 impl Scope {
-    /// The top of a flow: `trigger` (and its fields in `sample`), `pair`, `now`.
-    pub fn new(sample: Option<&Value>) -> Scope {
+    /// The top of a flow: `trigger` (and its fields: those of `sample`, else those of
+    /// the items of the polled operation `poll`), `pair`, `now`.
+    pub fn new(sample: Option<&Value>, poll: Option<&str>) -> Scope {
         let mut vars = vec!["trigger".to_string()];
-        if let Some(s) = sample {
-            flatten("trigger", s, 2, &mut vars);
+        match (sample, poll) {
+            (Some(s), _) => flatten("trigger", s, 2, &mut vars),
+            (None, Some(op)) => {
+                vars.extend(item_fields(op).into_iter().map(|f| format!("trigger.{f}")))
+            }
+            (None, None) => {}
         }
         vars.push("pair".into());
         vars.push("now".into());
