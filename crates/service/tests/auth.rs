@@ -104,7 +104,7 @@ async fn sign_in_sets_a_strict_cookie_and_rotates_the_session() {
     let first_id = session.split(';').next().unwrap().to_string();
 
     let home = c.get(server.url("/")).send().await.unwrap();
-    assert_eq!(location(&home), "/connections");
+    assert_eq!(location(&home), "/home");
     let page = c.get(server.url("/connections")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     // Signed in, /login goes home.

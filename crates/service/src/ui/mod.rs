@@ -7,9 +7,9 @@ pub mod activity;
 pub mod budgets;
 mod catalog;
 mod conflicts;
+mod connections;
 mod dead_letters;
 pub(crate) mod editor;
-mod connections;
 mod flows;
 mod history;
 mod mapping;
@@ -48,8 +48,14 @@ fn env() -> &'static Environment<'static> {
             ("editor.html", include_str!("../../ui/editor.html")),
             ("flow_new.html", include_str!("../../ui/flow_new.html")),
             ("flow_form.html", include_str!("../../ui/flow_form.html")),
-            ("connections.html", include_str!("../../ui/connections.html")),
-            ("conn_disconnect.html", include_str!("../../ui/conn_disconnect.html")),
+            (
+                "connections.html",
+                include_str!("../../ui/connections.html"),
+            ),
+            (
+                "conn_disconnect.html",
+                include_str!("../../ui/conn_disconnect.html"),
+            ),
             ("pairs.html", include_str!("../../ui/pairs.html")),
             ("mapping.html", include_str!("../../ui/mapping.html")),
             ("catalog.html", include_str!("../../ui/catalog.html")),
@@ -57,7 +63,10 @@ fn env() -> &'static Environment<'static> {
             ("activity.html", include_str!("../../ui/activity.html")),
             ("cycle.html", include_str!("../../ui/cycle.html")),
             ("conflicts.html", include_str!("../../ui/conflicts.html")),
-            ("dead_letters.html", include_str!("../../ui/dead_letters.html")),
+            (
+                "dead_letters.html",
+                include_str!("../../ui/dead_letters.html"),
+            ),
             ("budgets.html", include_str!("../../ui/budgets.html")),
         ];
         for (name, text) in files {
