@@ -240,6 +240,7 @@ async fn connections_pairs_and_a_custom_field_mapping_through_the_ui() {
     let editor = page(&w, &c, &format!("/ui/pairs/{pair}/mapping")).await;
     for needle in [
         "data-testid=\"ghl-field-contact.ui_tier\"",
+        "data-custom=\"true\" data-canonical=\"\" data-label=\"UI Tier\" data-testid=\"ghl-field-contact.ui_tier\"",
         "data-testid=\"sellsy-field-ui-tier\"",
         "id=\"pair-button\"",
         "id=\"mapping-rows\"",

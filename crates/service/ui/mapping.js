@@ -66,14 +66,6 @@
     return compatible(g.kind, s.kind) ? "" : "Type mismatch: GHL " + g.kind + " vs Sellsy " + s.kind + ".";
   }
 
-  function rowOf(ghlKey) {
-    var all = rows.querySelectorAll("tr.mapping-row");
-    for (var i = 0; i < all.length; i++) {
-      if (all[i].getAttribute("data-ghl") === ghlKey) { return all[i]; }
-    }
-    return null;
-  }
-
   function checkRow(tr) {
     var cell = tr.querySelector(".row-check");
     var problem = tr.getAttribute("data-custom") === "true" &&
@@ -89,8 +81,12 @@
   function addRow(g, s) {
     var why = refusal(g, s);
     if (why) { say(pairMessage, why, true); return false; }
-    var existing = rowOf(g.key);
-    if (existing) { existing.parentNode.removeChild(existing); }
+    // One row per GHL field and per Sellsy field: a new pairing replaces older ones.
+    Array.prototype.slice.call(rows.querySelectorAll("tr.mapping-row")).forEach(function (tr) {
+      if (tr.getAttribute("data-ghl") === g.key || tr.getAttribute("data-sellsy") === s.key) {
+        tr.parentNode.removeChild(tr);
+      }
+    });
     var tr = template.content.firstElementChild.cloneNode(true);
     tr.setAttribute("data-ghl", g.key);
     tr.setAttribute("data-sellsy", s.key);
