@@ -114,9 +114,13 @@ impl IntakeFeed {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         let mut seq: i64 = tx
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM intake_feed", [], |r| {
-                r.get(0)
-            })
+            // Per source (readers keep a position per source): the (source, seq) index
+            // answers this without reading the table.
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM intake_feed WHERE source = ?1",
+                params![source.as_str()],
+                |r| r.get(0),
+            )
             .map_err(db)?;
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         for (id, item) in items {
