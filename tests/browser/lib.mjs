@@ -50,12 +50,9 @@ export async function launch() {
   });
 }
 
-// Console errors allowed, each named in the report with the fix it waits for.
-// - Chromium asks every origin for /favicon.ico; the service answers 404 (the fix: a
-//   `/favicon.ico` route in crates/service, e.g. 204 or an embedded icon).
-export const CONSOLE_ALLOW = [
-  { url: /\/favicon\.ico$/, text: /status of 404/ },
-];
+// Console errors allowed: none. An entry would be { url: RegExp, text: RegExp } with
+// a comment naming the fix it waits for.
+export const CONSOLE_ALLOW = [];
 
 /**
  * A tracked page: every console error, every response >= 500 and every request to
@@ -128,21 +125,9 @@ export async function visit(page, path, tracker) {
 
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-// Rules allowed on a page owned by someone else, until they fix it (named in the
-// report). Each entry: { path: RegExp, rule: 'axe-rule-id', why: '...' }.
-export const AXE_ALLOW = [
-  // crates/service/ui/templates.html: the "Edit before deploying" link's aria-label
-  // ("Edit NAME before deploying") does not contain its visible text (WCAG 2.5.3).
-  // Fix: aria-label="Edit before deploying: NAME" or visible text with the name.
-  { path: /^\/ui\/templates$/, rule: 'label-content-name-mismatch' },
-  // crates/service/ui (H3's flow editor, /ui/flows/new): icon buttons (move up/down,
-  // add key, add step, add condition) whose aria-label does not contain the visible
-  // text. Fix: the visible text at the start of the aria-label, or no aria-label.
-  { path: /^\/ui\/flows\/(new|[^/]+\/edit)$/, rule: 'label-content-name-mismatch' },
-  // crates/service/ui (H2's pairs page, /ui/pairs): the "Sync now" button's aria-label
-  // "Sync pair ID now" does not contain the visible text. Fix: "Sync now: pair ID".
-  { path: /^\/ui\/pairs$/, rule: 'label-content-name-mismatch' },
-];
+// axe rules allowed on a page: none. An entry would be
+// { path: RegExp, rule: 'axe-rule-id' } with a comment naming the fix it waits for.
+export const AXE_ALLOW = [];
 
 /**
  * axe-core on the current page (its source is evaluated in the page, so the

@@ -24,6 +24,7 @@ use crate::AppState;
 pub const OPEN_ROUTES: &[&str] = &[
     "/healthz",
     "/login",
+    "/favicon.ico",
     "/api/openapi.json",
     "/webhooks/*",
     "/oauth/*/callback",

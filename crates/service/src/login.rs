@@ -15,7 +15,7 @@ use crate::AppState;
 pub const HOME: &str = "/home";
 
 const LOGIN_CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'";
 
 fn page(message: Option<&str>, token: &str, no_password: bool) -> String {
     let notice = match (message, no_password) {
@@ -30,6 +30,7 @@ fn page(message: Option<&str>, token: &str, no_password: bool) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · hlbridge</title>
+<link rel="icon" href="/favicon.ico" type="image/svg+xml">
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 24rem; margin: 4rem auto; padding: 0 1rem; }}
 label {{ display: block; margin: 1rem 0 .25rem; }}

@@ -260,13 +260,11 @@ impl World {
     /// Wait until the pair has finished `cycles` cycles and is idle.
     async fn cycles_done(&self, pair: &str, cycles: u64) {
         eventually(60, || async {
-            // While the first cycle creates the pair's database the status may fail.
+            // Also while the first cycle creates the pair's database.
             let (s, st) = self
                 .api(Method::GET, &format!("/api/pairs/{pair}/status"), None)
                 .await;
-            if s != StatusCode::OK {
-                return None;
-            }
+            assert_eq!(s, StatusCode::OK, "GET /api/pairs/{pair}/status: {st}");
             let run = &st["run"];
             (run["cycles"].as_u64().unwrap_or(0) >= cycles && run["running"] == false).then_some(())
         })

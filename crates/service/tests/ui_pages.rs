@@ -358,6 +358,11 @@ async fn ui_pages_signed_out_signed_in_crawl_deploy_disable_runs_csrf() {
     }
     let res = c.get(w.url("/")).send().await.unwrap();
     assert!(location(&res).starts_with("/login"));
+    // The icon is served to anyone (browsers ask every origin for it), as an SVG.
+    let icon = c.get(w.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.status(), StatusCode::OK, "/favicon.ico signed out");
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    assert!(icon.text().await.unwrap().starts_with("<svg"));
     sign_in(&w, &c).await;
     let home = page(&w, &c, "/home").await;
     for link in [

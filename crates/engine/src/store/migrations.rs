@@ -186,7 +186,19 @@ pub fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
         if done {
             continue;
         }
-        let tx = conn.transaction()?;
+        // Another connection may be migrating the same file right now (the service's
+        // status read beside a pair's first cycle): take the write lock first (waiting
+        // up to the busy timeout), then look again, so each migration runs once.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if done {
+            tx.commit()?;
+            continue;
+        }
         tx.execute_batch(sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, description, applied) VALUES (?1, ?2, ?3)",
@@ -195,4 +207,48 @@ pub fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    /// Connections opening one fresh file at the same moment (a pair's first cycle and
+    /// the service's status read) all succeed, and each migration is recorded once.
+    #[test]
+    fn concurrent_opens_of_a_fresh_file_migrate_once() {
+        let dir = std::env::temp_dir().join(format!(
+            "hlb-migrate-race-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for round in 0..8 {
+            let path = dir.join(format!("state-{round}.sqlite"));
+            let barrier = Arc::new(Barrier::new(4));
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        crate::store::sqlite::SqliteStore::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().expect("every concurrent open succeeds");
+            }
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let (rows, distinct): (i64, i64) = conn
+                .query_row(
+                    "SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!(rows, super::MIGRATIONS.len() as i64, "round {round}");
+            assert_eq!(rows, distinct, "round {round}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -61,7 +61,7 @@ impl SqliteStore {
 
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        wal_mode(&conn)?;
         // Bookkeeping commits use NORMAL (in WAL mode: durable across a process kill,
         // may roll back on power loss, and everything it records can be re-derived by
         // re-matching); intents of writes are committed with FULL (see `enqueue`), and a
@@ -564,3 +564,22 @@ impl StateStore for SqliteStore {
 }
 
 pub use super::sqlite_notes::fts_query;
+
+/// Switch `conn` to WAL. SQLite answers "database is locked" at once (without the busy
+/// handler) when another connection opens the same fresh file at that moment, as a
+/// pair's first cycle and the service's status read do: retry for up to 10 s.
+fn wal_mode(conn: &Connection) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Ok(()) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}

@@ -31,6 +31,7 @@ use crate::flows::Flows;
 use crate::AppState;
 
 const CSS: &str = include_str!("../../ui/app.css");
+const FAVICON: &str = include_str!("../../ui/favicon.svg");
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -127,6 +128,7 @@ pub fn pages(lead: Arc<Lead>, flows: Arc<Flows>) -> Router<AppState> {
     Router::new()
         .route("/home", get(home))
         .route("/ui/assets/app.css", get(css))
+        .route("/favicon.ico", get(favicon))
         .route("/ui/flows", get(flows::list))
         .route("/ui/flows/{name}/enable", post(flows::enable))
         .route("/ui/flows/{name}/disable", post(flows::disable))
@@ -147,6 +149,19 @@ pub fn pages(lead: Arc<Lead>, flows: Arc<Flows>) -> Router<AppState> {
         .merge(budgets::routes())
         .layer(Extension(lead))
         .layer(Extension(flows))
+}
+
+/// The icon browsers ask every origin for (an SVG, served to anyone: see
+/// [`crate::access::OPEN_ROUTES`]).
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        FAVICON,
+    )
+        .into_response()
 }
 
 async fn css() -> Response {
