@@ -449,8 +449,13 @@ async fn ui_pages_signed_out_signed_in_crawl_deploy_disable_runs_csrf() {
         }
         for h in attrs(&html, "href") {
             let h = h.split('#').next().unwrap_or_default().to_string();
-            // Consent links leave for the provider; the stylesheet is checked below.
-            if h.is_empty() || h.starts_with("/connect/") || h.starts_with("/ui/assets/") {
+            // Consent links leave for the provider; the stylesheet is checked below and
+            // the icon above.
+            if h.is_empty()
+                || h.starts_with("/connect/")
+                || h.starts_with("/ui/assets/")
+                || h == "/favicon.ico"
+            {
                 continue;
             }
             if !seen.contains(&h) {
