@@ -24,6 +24,8 @@ mod procstat;
 mod report;
 #[path = "bench/stats.rs"]
 mod stats;
+#[path = "bench/ui.rs"]
+mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -65,6 +67,9 @@ pub enum BenchCommand {
     /// Measure the two-way sync against in-process emulators (initial, no-change,
     /// one-change and faults phases): requests, engine CPU, memory, time.
     Sync(SyncBenchArgs),
+    /// Time every page of the web UI with a large account (100k contacts, 10k runs by
+    /// default) against in-process emulators.
+    Ui(ui::UiBenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -135,6 +140,7 @@ fn parse_count(raw: &str) -> Result<usize, String> {
 
 pub async fn run(args: BenchArgs) -> i32 {
     match args.command {
+        BenchCommand::Ui(args) => ui::run(args).await,
         BenchCommand::Sync(args) => {
             if let Err(message) = check_args(&args) {
                 eprintln!("error: {message}");
