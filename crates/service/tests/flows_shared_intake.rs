@@ -14,6 +14,7 @@ use hlbridge_accounts::{Accounts, Budgets, Registry};
 use hlbridge_core::call::CallInput;
 use hlbridge_emulator::ghl::{GhlConfig, GhlEmulator};
 use hlbridge_emulator::sellsy::{SellsyConfig, SellsyEmulator};
+use hlbridge_engine::intake::feed::{FeedSource, IntakeFeed};
 use hlbridge_service::server::{self, ServerOptions};
 use hlbridge_service::ServiceConfig;
 use reqwest::{Method, StatusCode};
@@ -237,6 +238,24 @@ impl World {
         self.cycles_done(pair, n).await;
     }
 
+    /// The pair's intake feed.
+    fn feed(&self, pair: &str) -> IntakeFeed {
+        IntakeFeed::open(&self.accounts.registry.pair_state_path(pair)).unwrap()
+    }
+
+    /// Nothing published while no flow reads `source`; then the flow's first walk asks
+    /// for it, and the next cycle (`n`) fills the feed with a whole read.
+    async fn fill_for_reader(&self, pair: &str, source: FeedSource, n: u64) {
+        let feed = self.feed(pair);
+        assert!(
+            feed.since(source, 0, 10).unwrap().is_empty() && !feed.complete(source).unwrap(),
+            "no reader yet: nothing published"
+        );
+        eventually(20, || async { feed.wanted(source).unwrap().then_some(()) }).await;
+        self.cycle(pair, n).await;
+        assert!(feed.complete(source).unwrap(), "the cycle filled the feed");
+    }
+
     async fn runs(&self, flow: &str) -> Vec<Value> {
         let (_, runs) = self
             .api(Method::GET, &format!("/api/runs?flow={flow}"), None)
@@ -339,13 +358,15 @@ steps:
 async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
     let w = start(3).await;
     let pair = w.add_pair().await;
-    // The first cycle reads every GHL contact (and fills the intake feed).
+    // The first cycle reads every GHL contact; no flow reads the feed yet.
     w.cycles_done(&pair, 1).await;
     assert!(w.searches() >= 1, "the sync read the contacts");
 
-    // A flow watching new GHL contacts takes its baseline from the feed: no request.
-    let before = w.searches();
+    // A flow watching new GHL contacts: the sync's next cycle fills the feed for it,
+    // and the flow takes its baseline from the feed: no request of its own.
     w.deploy("new-ghl-contacts", WATCH).await;
+    w.fill_for_reader(&pair, FeedSource::GhlContacts, 2).await;
+    let before = w.searches();
     eventually(20, || async { w.started(WATCH).then_some(()) }).await;
     tokio::time::sleep(Duration::from_millis(1200)).await; // six flow ticks
     assert_eq!(
@@ -375,7 +396,7 @@ async fn a_flow_watching_ghl_contacts_is_served_by_the_sync_intake() {
     )
     .await
     .unwrap();
-    w.cycle(&pair, 2).await;
+    w.cycle(&pair, 3).await;
     let after_cycle = w.searches();
     assert!(after_cycle > before, "the sync's cycle searched");
     eventually(30, || async {
@@ -432,8 +453,10 @@ async fn a_flow_watching_sellsy_contact_changes_is_served_by_the_sync_intake() {
     let w = start(0).await;
     let pair = w.add_pair().await;
     w.cycles_done(&pair, 1).await;
-    let before = w.sellsy_searches();
     w.deploy("changed-sellsy-contacts", UPDATED).await;
+    w.fill_for_reader(&pair, FeedSource::SellsyContacts, 2)
+        .await;
+    let before = w.sellsy_searches();
     eventually(20, || async { w.started(UPDATED).then_some(()) }).await;
     tokio::time::sleep(Duration::from_millis(1000)).await; // five flow ticks
     assert_eq!(
@@ -451,7 +474,7 @@ async fn a_flow_watching_sellsy_contact_changes_is_served_by_the_sync_intake() {
         )
         .await;
     let id = made["id"].as_i64().unwrap();
-    w.cycle(&pair, 2).await;
+    w.cycle(&pair, 3).await;
     let has = |runs: &[Value], last: &str, before: &str| {
         runs.iter().any(|r| {
             r["status"] == "ok" && r["trigger"]["payload"]["last_name"] == last && {
@@ -472,7 +495,7 @@ async fn a_flow_watching_sellsy_contact_changes_is_served_by_the_sync_intake() {
             .body(json!({"last_name": "After"})),
     )
     .await;
-    w.cycle(&pair, 3).await;
+    w.cycle(&pair, 4).await;
     let after_cycle = w.sellsy_searches();
     let runs = eventually(30, || async {
         let runs = w.runs("changed-sellsy-contacts").await;

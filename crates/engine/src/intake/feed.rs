@@ -7,6 +7,10 @@
 //!   (the last sequence number it walked) and its own idea of what is new.
 //! - Published before the intake's cursor moves on, so a crash re-reads (and a reader
 //!   de-duplicates) rather than loses.
+//! - Published only while someone reads it: a reader says so on every walk
+//!   ([`IntakeFeed::want`]); a source nobody walked for [`READER_TTL`] is no longer
+//!   published and stops being complete, so the next reader's arrival starts a new
+//!   whole read (sequence numbers keep growing: positions readers hold stay valid).
 //! - `complete` once one whole read of the source went into the feed (the first scan
 //!   of a fresh pair, or a scan from the start the intake makes once when the feed of
 //!   an older database is empty): from then on the feed holds every item of the source,
@@ -67,7 +71,12 @@ CREATE INDEX IF NOT EXISTS intake_feed_seq ON intake_feed (source, seq);
 CREATE TABLE IF NOT EXISTS intake_feed_state (
     source TEXT PRIMARY KEY, filling INTEGER NOT NULL DEFAULT 0,
     complete INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS intake_feed_readers (
+    source TEXT PRIMARY KEY, wanted_at TEXT NOT NULL);
 ";
+
+/// A source nobody walked for this long is no longer published (see [`IntakeFeed::wanted`]).
+pub const READER_TTL: chrono::Duration = chrono::Duration::days(1);
 
 impl IntakeFeed {
     /// Open the feed in the state database at `path` (created when missing).
@@ -187,6 +196,45 @@ impl IntakeFeed {
         Ok(())
     }
 
+    /// A reader of `source` walks the feed now: the intake keeps (or starts) publishing
+    /// it.
+    pub fn want(&self, source: FeedSource) -> Result<()> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.conn()
+            .execute(
+                "INSERT INTO intake_feed_readers (source, wanted_at) VALUES (?1, ?2)
+                 ON CONFLICT(source) DO UPDATE SET wanted_at = excluded.wanted_at",
+                params![source.as_str(), now],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Whether a reader walked `source` within [`READER_TTL`].
+    pub fn wanted(&self, source: FeedSource) -> Result<bool> {
+        let at: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT wanted_at FROM intake_feed_readers WHERE source = ?1",
+                params![source.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(at
+            .and_then(|a| chrono::DateTime::parse_from_rfc3339(&a).ok())
+            .is_some_and(|a| chrono::Utc::now().signed_duration_since(a) < READER_TTL))
+    }
+
+    /// Nobody reads `source`: it is no longer complete nor being filled (what it holds
+    /// stays, so sequence numbers keep growing when a reader comes back).
+    pub fn abandon(&self, source: FeedSource) -> Result<()> {
+        if self.complete(source)? || self.filling(source)? {
+            self.set_flags(source, false, false)?;
+        }
+        Ok(())
+    }
+
     /// Whether the feed holds every item of `source` (one whole read went into it).
     pub fn complete(&self, source: FeedSource) -> Result<bool> {
         self.flag(source, "complete")
@@ -245,6 +293,27 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         (IntakeFeed::open(&dir.join("state.sqlite")).unwrap(), dir)
+    }
+
+    #[test]
+    fn a_source_is_wanted_while_a_reader_walks_it() {
+        let (f, dir) = feed();
+        let src = FeedSource::SellsyContacts;
+        assert!(!f.wanted(src).unwrap(), "no reader yet");
+        f.want(src).unwrap();
+        assert!(f.wanted(src).unwrap());
+        assert!(!f.wanted(FeedSource::GhlContacts).unwrap(), "per source");
+        f.mark_complete(src).unwrap();
+        // The reader's last walk is older than the TTL: not wanted; abandoning clears
+        // "complete" so a returning reader waits for a new whole read.
+        let old = (chrono::Utc::now() - READER_TTL - chrono::Duration::minutes(1)).to_rfc3339();
+        f.conn()
+            .execute("UPDATE intake_feed_readers SET wanted_at = ?1", [old])
+            .unwrap();
+        assert!(!f.wanted(src).unwrap());
+        f.abandon(src).unwrap();
+        assert!(!f.complete(src).unwrap() && !f.filling(src).unwrap());
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

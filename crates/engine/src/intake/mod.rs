@@ -99,13 +99,18 @@ fn rewind(after: &Value, ms: i64) -> Option<Value> {
 }
 
 impl Intake<'_> {
-    /// The pair's intake feed, and whether this scan of `source` fills it from the
-    /// start (the feed is not complete and no fill is under way: the source's cursor is
-    /// reset so the scan reads every item once).
+    /// The pair's intake feed when a reader wants `source` (`None` otherwise: nothing
+    /// is published), and whether this scan of `source` fills it from the start (the
+    /// feed is not complete and no fill is under way: the source's cursor is reset so
+    /// the scan reads every item once).
     fn feed(&self, source: FeedSource, cursor: &str) -> Result<Option<(IntakeFeed, bool)>> {
         let Some(feed) = IntakeFeed::for_url(&self.cfg.database_url()) else {
             return Ok(None);
         };
+        if !feed.wanted(source)? {
+            feed.abandon(source)?;
+            return Ok(None);
+        }
         if feed.complete(source)? {
             return Ok(Some((feed, false)));
         }

@@ -90,6 +90,8 @@ pub fn poll_feed(
             flow.name
         ))
     })?;
+    // Said on every walk: the sync's intake publishes a source only while it is read.
+    feed.want(source).map_err(engine_err)?;
     if !feed.complete(source).map_err(engine_err)? {
         return Ok(None);
     }
