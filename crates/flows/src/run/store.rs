@@ -250,6 +250,15 @@ impl RunStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// How many runs `filter` selects (its limit aside).
+    pub fn count(&self, filter: &RunFilter) -> StoreResult<u64> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM flow_runs WHERE (?1 IS NULL OR flow=?1) AND (?2 IS NULL OR status=?2)",
+            params![filter.flow, filter.status],
+            |r| r.get(0),
+        )?)
+    }
+
     /// How many replays of `id` exist (for the `replay:<orig>:<n>` key).
     pub fn replay_count(&self, id: i64) -> StoreResult<i64> {
         Ok(self.conn().query_row(

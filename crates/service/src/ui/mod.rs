@@ -193,12 +193,12 @@ async fn home(
     let run_count = |status: Option<&str>| {
         flows
             .runs
-            .list(&hlbridge_flows::run::RunFilter {
+            .count(&hlbridge_flows::run::RunFilter {
                 flow: None,
                 status: status.map(str::to_string),
-                limit: Some(10_000),
+                limit: None,
             })
-            .map(|r| r.len())
+            .map(|n| n as usize)
     };
     let counts = (|| -> Result<Counts, String> {
         Ok(Counts {
