@@ -84,3 +84,33 @@ export async function ghlFindContact(email) {
   const out = await ghl('POST', '/contacts/search', { locationId: GHL_LOCATION, query: email, pageLimit: 10 });
   return (out?.contacts ?? []).find((c) => (c.email ?? '').toLowerCase() === email.toLowerCase()) ?? null;
 }
+
+/** A contact custom field of the GHL location (`dataType` TEXT, NUMERICAL ...): its key. */
+export async function ghlCustomField(name, dataType) {
+  const out = await ghl('POST', `/locations/${encodeURIComponent(GHL_LOCATION)}/customFields`, { name, dataType, model: 'contact' });
+  const key = out?.customField?.fieldKey;
+  check(key, `GHL create custom field ${name} returned no fieldKey: ${JSON.stringify(out)}`);
+  return { id: out.customField.id, key };
+}
+
+/** A GHL contact with custom values `custom` ({ key: value }, keys without `contact.`). */
+export async function ghlContactWith(first, last, email, custom) {
+  const customFields = Object.entries(custom).map(([key, field_value]) => ({ key, field_value }));
+  const out = await ghl('POST', '/contacts/', { firstName: first, lastName: last, email, locationId: GHL_LOCATION, customFields });
+  const id = out?.contact?.id;
+  check(id, `GHL create contact returned no id: ${JSON.stringify(out)}`);
+  return id;
+}
+
+/** Sets custom values ({ key: value }) on GHL contact `id`. */
+export async function ghlSetCustom(id, custom) {
+  const customFields = Object.entries(custom).map(([key, field_value]) => ({ key, field_value }));
+  await ghl('PUT', `/contacts/${encodeURIComponent(id)}`, { customFields });
+}
+
+/** The Sellsy custom field definition with code `code` (read live), or null. */
+export async function sellsyCustomField(code) {
+  const out = await sellsy('GET', '/custom-fields?limit=100');
+  return (out?.data ?? []).find((d) => d.code === code) ?? null;
+}
+

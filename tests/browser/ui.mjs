@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ARTIFACTS, log, launch, trackedPage } from './lib.mjs';
 import { crawl, signedOut, signIn } from './steps/basics.mjs';
 import { connectBoth, createPair } from './steps/connect.mjs';
+import { customFields, mapByDragAndDrop, mapByKeyboard, previewAndDryRun, saveMapping } from './steps/mapping.mjs';
 import { deploy, testWithSample, useTemplate, winOpportunity } from './steps/flow.mjs';
 import { sellsyContactSynced } from './steps/sync.mjs';
 
@@ -17,6 +18,11 @@ const STEPS = [
   ['crawl every page linked from /home', (ctx) => crawl(ctx, { label: 'crawl' })],
   ['connect GHL and Sellsy through the consent pages', connectBoth],
   ['create a pair', createPair],
+  ['custom fields in both accounts; a GHL contact with values', customFields],
+  ['mapping editor: pair a custom field by drag and drop', mapByDragAndDrop],
+  ['mapping editor: pair by keyboard; a type mismatch flagged, then undone', mapByKeyboard],
+  ['mapping editor: preview a real contact; dry run', previewAndDryRun],
+  ['mapping editor: save; reloaded, still paired', saveMapping],
   ['create a flow from the template gallery', useTemplate],
   ['test the flow with a sample item', testWithSample],
   ['deploy the flow', deploy],

@@ -233,6 +233,16 @@ async fn browser_ui_scenarios_in_headless_chromium() {
     let _ = std::fs::remove_file(&result_file);
 
     let w = start().await;
+    // A Sellsy custom field made in the account (Sellsy's API has no route for it: an
+    // admin adds it in Sellsy's settings), for the mapping editor to list live.
+    let tier_field = w.sellsy.state().store().custom_fields.insert(
+        json!({"id": 0, "name": "Browser tier", "code": "browser-tier", "description": "",
+               "type": "simple-text", "mandatory": false, "rank": 98,
+               "related_object": ["contact"], "customfield_group": null, "parameters": {}})
+        .as_object()
+        .cloned()
+        .unwrap(),
+    );
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg("tests/browser/ui.mjs")
         .current_dir(&root)
@@ -334,5 +344,37 @@ async fn browser_ui_scenarios_in_headless_chromium() {
         .sellsy_get(&format!("/contacts/{}", made["sellsyContact"]))
         .await;
     assert_eq!(sc["email"], email, "{sc}");
+
+    // The custom field mapped in the editor (GHL "Browser tier" → Sellsy
+    // "browser-tier"): the value set in GHL after the save reached the Sellsy contact.
+    let tier_email = made["tierEmail"].as_str().expect("mapping.mjs's tierEmail");
+    let tier_value = made["tierValue"].clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = {
+            let state = w.sellsy.state();
+            let store = state.store();
+            let id = store
+                .contacts
+                .rows
+                .iter()
+                .find(|(_, r)| r.get("email") == Some(&json!(tier_email)))
+                .map(|(id, _)| *id);
+            id.and_then(|id| {
+                store
+                    .custom_field_values
+                    .get(&(hlbridge_emulator::sellsy::Owner::Contact, id, tier_field))
+                    .cloned()
+            })
+        };
+        if found.as_ref() == Some(&tier_value) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Sellsy contact {tier_email} has browser-tier {tier_value}: {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     w.stop().await;
 }

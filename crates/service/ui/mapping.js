@@ -15,6 +15,7 @@
     "city", "postal_code", "country", "website", "tags", "birth_date", "dnd"];
   var TEXT_KINDS = ["text", "email", "country"];
   var selected = { ghl: null, sellsy: null };
+  var MISMATCH_REFUSAL = "Fix the type mismatches first";
 
   function csrf() {
     var input = document.querySelector("#mapping-form input[name=csrf_token]");
@@ -194,7 +195,11 @@
     return rows.querySelectorAll("tr.has-mismatch").length;
   }
 
-  function refresh() { configText.textContent = buildConfig(); }
+  function refresh() {
+    configText.textContent = buildConfig();
+    // A refusal of Save for mismatches goes once they are fixed.
+    if (status.textContent.indexOf(MISMATCH_REFUSAL) === 0 && !mismatches()) { say(status, "", false); }
+  }
 
   function call(method, path, body) {
     return fetch(path, {
@@ -308,7 +313,7 @@
 
   function save() {
     if (mismatches()) {
-      say(status, "Fix the type mismatches first (see the Check column).", true);
+      say(status, MISMATCH_REFUSAL + " (see the Check column).", true);
       return;
     }
     say(status, "Saving…", false);

@@ -1,5 +1,5 @@
 // Connect GHL and Sellsy through the emulators' consent pages, then a pair.
-import { api, BASE, check, log, shots, visit } from '../lib.mjs';
+import { api, axe, BASE, check, log, shots, visit } from '../lib.mjs';
 import { GHL_BASE, GHL_LOCATION, SELLSY_BASE } from '../emulators.mjs';
 
 // The labels of the Connect controls on /connections (the wording of issue #12, and
@@ -56,15 +56,28 @@ export async function connectBoth(ctx) {
   log(`connected GHL ${ghl.id} (${ghl.account}) and Sellsy ${sellsy.id} (${sellsy.account}) through the consent pages`);
 }
 
-/** A pair of the two connections: through the pairs page when it has a form, else REST. */
+/** A pair of the two connections, made through the form of the pairs page. */
 export async function createPair(ctx) {
-  const { page, state } = ctx;
-  const r = await api(page, 'POST', '/api/pairs', { ghl: state.ghlConnection, sellsy: state.sellsyConnection });
-  check(r.status === 200 || r.status === 201, `POST /api/pairs: ${r.status} ${JSON.stringify(r.body)}`);
+  const { page, tracker, state } = ctx;
+  const before = await api(page, 'GET', '/api/pairs');
+  check(before.status === 200 && Array.isArray(before.body), `GET /api/pairs: ${before.status} ${JSON.stringify(before.body)}`);
+  await visit(page, '/ui/pairs', tracker);
+  const form = page.locator('#new-pair-form');
+  check((await form.count()) === 1, '/ui/pairs has the new-pair form (#new-pair-form)');
+  await page.getByLabel('GHL location', { exact: true }).selectOption(state.ghlConnection);
+  await page.getByLabel('Sellsy account', { exact: true }).selectOption(state.sellsyConnection);
+  await axe(page);
+  await shots(page, 'pairs-new');
+  await Promise.all([page.waitForURL((u) => /^\/ui\/pairs\/[^/]+\/mapping$/.test(u.pathname)), page.locator('#create-pair').click()]);
+  tracker.assertClean('create a pair through /ui/pairs');
   const pairs = await api(page, 'GET', '/api/pairs');
-  const pair = pairs.body.find((p) => p.id === r.body.id);
-  check(pair, `the new pair ${r.body.id} is listed: ${JSON.stringify(pairs.body)}`);
+  const known = new Set(before.body.map((p) => p.id));
+  const added = pairs.body.filter((p) => !known.has(p.id));
+  check(added.length === 1, `the form made one pair: ${JSON.stringify(pairs.body)}`);
+  const pair = added[0];
   check(pair.ghl === state.ghlConnection && pair.sellsy === state.sellsyConnection, `the pair joins the two connections: ${JSON.stringify(pair)}`);
+  const landed = decodeURIComponent(new URL(page.url()).pathname.split('/')[3]);
+  check(landed === pair.id, `the form lands on the new pair's mapping editor: ${page.url()} (pair ${pair.id})`);
   state.pair = pair.id;
-  log(`pair ${pair.id}`);
+  log(`pair ${pair.id} created through /ui/pairs`);
 }
