@@ -98,6 +98,19 @@ fn today_counts(db: &Db) -> HashMap<String, u64> {
     .unwrap_or_default()
 }
 
+/// When the newest cycle of `pair` that ended without error finished.
+fn last_ok_cycle(db: &Db, pair: &str) -> Option<String> {
+    db.call_blocking(|c| {
+        c.query_row(
+            "SELECT finished FROM service_sync_cycles WHERE pair = ?1 AND status = 'ok'
+             ORDER BY started DESC LIMIT 1",
+            [pair],
+            |r| r.get::<_, String>(0),
+        )
+    })
+    .ok()
+}
+
 /// Requests sent today, and those counted in the widest rate window known for the
 /// connection (the day window when the provider announced one).
 fn budget_text(lead: &Lead, c: &Connection, today: &HashMap<String, u64>) -> String {
@@ -141,11 +154,16 @@ fn cards(lead: &Lead, db: &Db) -> Result<Vec<Card>, String> {
                 .iter()
                 .filter(|p| p.ghl == c.id || p.sellsy == c.id)
                 .collect();
+            // The newest cycle without error of a pair of this connection: kept in
+            // `service_sync_cycles` (so across restarts), and the runner's memory.
             let last_success = mine
                 .iter()
-                .map(|p| lead.runner.run_of(&p.id))
-                .filter(|r| r.last_error.is_none())
-                .filter_map(|r| r.last_finished)
+                .flat_map(|p| {
+                    let run = lead.runner.run_of(&p.id);
+                    let now = run.last_finished.filter(|_| run.last_error.is_none());
+                    [now, last_ok_cycle(db, &p.id)]
+                })
+                .flatten()
                 .max()
                 .unwrap_or_else(|| "no sync yet".into());
             let status = lead.accounts.status_of(c).as_str().to_string();
@@ -437,5 +455,41 @@ async fn disconnect(
             StatusCode::CONFLICT,
             &format!("{e} Tick \"also remove its pairs\" on the confirmation page to remove them with it."),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The card's "last successful sync" comes from the stored cycles (so it survives a
+    /// restart): the newest cycle of the pair that ended without error.
+    #[test]
+    fn last_success_is_the_newest_ok_cycle_of_the_pair() {
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("hlb-conn-card-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = crate::Db::open(&dir.join("s.sqlite")).unwrap();
+        db.call_blocking(|c| {
+            crate::db::migrate(c).unwrap();
+            for (pair, started, status) in [
+                ("p1", "2026-12-01T10:00:00.000Z", "ok"),
+                ("p1", "2026-12-01T11:00:00.000Z", "ok"),
+                ("p1", "2026-12-01T12:00:00.000Z", "failed"),
+                ("p2", "2026-12-01T13:00:00.000Z", "ok"),
+            ] {
+                c.execute(
+                    "INSERT INTO service_sync_cycles (pair, started, finished, targeted, status, summary, report)
+                     VALUES (?1, ?2, ?2, 0, ?3, '', '{}')",
+                    rusqlite::params![pair, started, status],
+                )
+                .unwrap();
+            }
+        });
+        assert_eq!(
+            super::last_ok_cycle(&db, "p1").as_deref(),
+            Some("2026-12-01T11:00:00.000Z")
+        );
+        assert_eq!(super::last_ok_cycle(&db, "p3"), None);
+        std::fs::remove_dir_all(dir).ok();
     }
 }
