@@ -293,7 +293,7 @@ async fn measure(
 
     let browser = signed_in(base, password).await?;
     deploy_template(&browser, base).await?;
-    let mut paths = crawl(&browser, base).await?;
+    let mut paths = crawl(&browser, base, &["/home", "/ui/activity?kind=cycle"]).await?;
     for extra in [
         format!("/ui/history?pair={pair}"),
         format!(
@@ -304,6 +304,8 @@ async fn measure(
         format!("/ui/runs?flow={FLOW}"),
         format!("/ui/activity?pair={pair}"),
         "/ui/activity?status=failed".to_string(),
+        "/ui/activity?kind=cycle".to_string(),
+        "/ui/dead-letters".to_string(),
     ] {
         if !paths.contains(&extra) {
             paths.push(extra);
@@ -562,12 +564,12 @@ fn kind_of(path: &str) -> String {
     kind
 }
 
-/// Every page reachable from /home (at most [`PER_KIND`] of one kind), in BFS order.
-async fn crawl(c: &reqwest::Client, base: &str) -> anyhow::Result<Vec<String>> {
+/// Every page reachable from `roots` (at most [`PER_KIND`] of one kind), in BFS order.
+async fn crawl(c: &reqwest::Client, base: &str, roots: &[&str]) -> anyhow::Result<Vec<String>> {
     let mut seen = HashSet::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     let mut order = Vec::new();
-    let mut queue = VecDeque::from([String::from("/home")]);
+    let mut queue: VecDeque<String> = roots.iter().map(|r| r.to_string()).collect();
     while let Some(path) = queue.pop_front() {
         if !seen.insert(path.clone()) {
             continue;
