@@ -367,6 +367,17 @@
     else if (t.id === "dry-run-button") { dryRun(); }
     else if (t.id === "save-mapping") { save(); }
   });
+  // Arrow keys, Home and End move the focus within a side's (visible) fields.
+  editor.addEventListener("keydown", function (ev) {
+    var b = ev.target.closest ? ev.target.closest("button.field") : null;
+    if (!b || ["ArrowDown", "ArrowUp", "Home", "End"].indexOf(ev.key) < 0) { return; }
+    var list = fieldButtons(b.getAttribute("data-side")).filter(function (x) { return !x.parentNode.hidden; });
+    var i = list.indexOf(b);
+    var j = ev.key === "Home" ? 0 : ev.key === "End" ? list.length - 1
+      : Math.max(0, Math.min(list.length - 1, i + (ev.key === "ArrowDown" ? 1 : -1)));
+    ev.preventDefault();
+    list[j].focus();
+  });
   editor.addEventListener("change", refresh);
   editor.addEventListener("input", function (ev) {
     if (ev.target.classList && ev.target.classList.contains("field-filter")) {

@@ -111,6 +111,23 @@ export async function mapByKeyboard(ctx) {
     await page.keyboard.press(press);
     check((await page.getByTestId(testid).getAttribute('aria-pressed')) === 'true', `${testid} selected by ${press} (focus on ${await focused(page)})`);
   }
+  // The arrow keys within a list: End, Home, then ArrowDown to the field; Enter.
+  async function arrowTo(side, testid) {
+    await tabTo(page, `#${side}-filter`);
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.press('Tab');
+    const ids = await page.locator(`button.field[data-side="${side}"]`).evaluateAll((bs) => bs.map((b) => b.getAttribute('data-testid')));
+    check((await focused(page)) === ids[0], `Tab after the cleared filter focuses the first ${side} field (${await focused(page)})`);
+    await page.keyboard.press('End');
+    check((await focused(page)) === ids[ids.length - 1], `End focuses the last ${side} field (${await focused(page)})`);
+    await page.keyboard.press('Home');
+    check((await focused(page)) === ids[0], `Home focuses the first ${side} field`);
+    for (let i = 0; i < ids.length && (await focused(page)) !== testid; i++) await page.keyboard.press('ArrowDown');
+    check((await focused(page)) === testid, `ArrowDown reaches ${testid} (focus on ${await focused(page)})`);
+    await page.keyboard.press('Enter');
+    check((await page.getByTestId(testid).getAttribute('aria-pressed')) === 'true', `${testid} selected by Enter`);
+  }
   async function pairSelected() {
     await tabTo(page, '#pair-button');
     await page.keyboard.press('Enter');
@@ -141,7 +158,7 @@ export async function mapByKeyboard(ctx) {
   check(!/Fix the type mismatches/.test(await page.locator('#mapping-status').innerText()), 'the refusal goes with the mismatch');
   // The right pair: GHL number with Sellsy number.
   await choose('ghl', `ghl-field-${key}`, 'Browser score', 'Space');
-  await choose('sellsy', `sellsy-field-${SELLSY_SCORE}`, 'Score', 'Enter');
+  await arrowTo('sellsy', `sellsy-field-${SELLSY_SCORE}`);
   await pairSelected();
   const row = page.getByTestId(`mapping-row-${key}`);
   await until('the keyboard pair in the rows', async () => (await row.count()) === 1, 5000, 100);
