@@ -114,3 +114,30 @@ export async function sellsyCustomField(code) {
   return (out?.data ?? []).find((d) => d.code === code) ?? null;
 }
 
+/** GHL contact `id` as GHL returns it (website, customFields [{ id, value }] ...). */
+export async function ghlContact(id) {
+  const out = await ghl('GET', `/contacts/${encodeURIComponent(id)}`);
+  check(out?.contact, `GHL contact ${id}: ${JSON.stringify(out)}`);
+  return out.contact;
+}
+
+/** Changes GHL contact `id` (standard fields, e.g. { website }), as a person in GHL. */
+export async function ghlUpdateContact(id, fields) {
+  await ghl('PUT', `/contacts/${encodeURIComponent(id)}`, fields);
+}
+
+/** The notes of GHL contact `id`. */
+export async function ghlNotes(id) {
+  const out = await ghl('GET', `/contacts/${encodeURIComponent(id)}/notes`);
+  return out?.notes ?? [];
+}
+
+/** Sellsy contact `id` as Sellsy returns it. */
+export async function sellsyGetContact(id) {
+  return sellsy('GET', `/contacts/${encodeURIComponent(id)}`);
+}
+
+/** Changes Sellsy contact `id` (e.g. { website }), as a person in Sellsy. */
+export async function sellsyUpdateContact(id, fields) {
+  await sellsy('PUT', `/contacts/${encodeURIComponent(id)}`, fields);
+}

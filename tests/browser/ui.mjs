@@ -11,6 +11,7 @@ import { connectBoth, createPair } from './steps/connect.mjs';
 import { customFields, mapByDragAndDrop, mapByKeyboard, previewAndDryRun, saveMapping } from './steps/mapping.mjs';
 import { deploy, testWithSample, useTemplate, winOpportunity } from './steps/flow.mjs';
 import { sellsyContactSynced } from './steps/sync.mjs';
+import { activityOfSyncedContact, replayFailedRun, resolveConflict } from './steps/activity.mjs';
 
 const STEPS = [
   ['signed out: / goes to /login with one password field', signedOut],
@@ -28,6 +29,9 @@ const STEPS = [
   ['deploy the flow', deploy],
   ['win an opportunity in GHL: the run and the Sellsy task', winOpportunity],
   ['a Sellsy contact synced: in GHL and in its history', sellsyContactSynced],
+  ['activity: the synced contact in its cycle, found through the filters', activityOfSyncedContact],
+  ['resolve a conflict: both values side by side, Sellsy kept on both sides', resolveConflict],
+  ['replay a failed run from its failed step once the cause is fixed', replayFailedRun],
   ['crawl again with data on every page', (ctx) => crawl(ctx, { label: 'crawl-after' })],
 ];
 

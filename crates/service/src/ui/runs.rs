@@ -57,7 +57,13 @@ pub(super) async fn list(
         "runs.html",
         "Runs",
         &session,
-        minijinja::context! { runs => runs, next => next, flow => q.flow, status => q.status },
+        minijinja::context! {
+            runs => runs,
+            next => next,
+            flow => q.flow.trim(),
+            status => q.status.trim(),
+            statuses => ["ok", "failed", "skipped", "running", "waiting"],
+        },
     )
 }
 

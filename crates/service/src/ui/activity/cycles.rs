@@ -6,11 +6,16 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
+use hlbridge_engine::store::HistoryFilter;
 use hlbridge_engine::CycleReport;
 use rusqlite::OptionalExtension;
+use serde::Serialize;
 
 use super::stamp;
 use crate::access::CurrentSession;
+use crate::api::history::pair_store;
+use crate::api::Lead;
 use crate::runner::CycleLog;
 use crate::ui::{enc, error_page, render};
 use crate::{AppState, Db};
@@ -71,9 +76,102 @@ pub fn record_cycles(db: Db, inner: Option<CycleLog>) -> CycleLog {
     })
 }
 
+/// The pair's history rows read to find one cycle's writes (newest first from its
+/// start): a cycle followed by more writes than this shows a link to the history.
+const WRITES_READ: usize = 1000;
+
+/// One write of the cycle, as the record's history has it.
+#[derive(Serialize)]
+struct Write {
+    at: String,
+    side: &'static str,
+    kind: &'static str,
+    op: String,
+    ghl_id: String,
+    sellsy_id: String,
+    /// The record to look up in `/ui/history` (percent-encoded).
+    record_q: String,
+    changes: String,
+    outcome: String,
+    error: String,
+}
+
+fn shown(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "(empty)".into(),
+        other => other.to_string(),
+    }
+}
+
+fn time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// The writes the pair recorded between `started` and `finished` from this kind of
+/// cycle (a webhook sync's writes are `webhook`, a cycle's `poll`), oldest first;
+/// `complete` is false when more than [`WRITES_READ`] rows came after its start.
+fn writes_of(
+    lead: &Lead,
+    pair: &str,
+    started: &str,
+    finished: &str,
+    targeted: bool,
+) -> Result<(Vec<Write>, bool), String> {
+    let (Some(from), Some(to)) = (time(started), time(finished)) else {
+        return Ok((Vec::new(), true));
+    };
+    let Some(store) = pair_store(lead, pair).map_err(|e| e.detail)? else {
+        return Ok((Vec::new(), true));
+    };
+    let filter = HistoryFilter {
+        since: Some(started.to_string()),
+        limit: WRITES_READ,
+        ..Default::default()
+    };
+    let rows =
+        hlbridge_engine::admin::history(store.as_ref(), &filter).map_err(|e| e.to_string())?;
+    let complete = rows.len() < WRITES_READ;
+    let source = if targeted { "webhook" } else { "poll" };
+    let mut out: Vec<Write> = rows
+        .into_iter()
+        .filter(|e| e.source.as_str() == source)
+        .filter(|e| time(&e.at).is_some_and(|at| at >= from && at <= to))
+        .map(|e| {
+            let changes: Vec<String> = e
+                .changes
+                .iter()
+                .map(|c| format!("{}: {} → {}", c.field, shown(&c.old), shown(&c.new)))
+                .collect();
+            let record = e
+                .sellsy_id
+                .clone()
+                .or_else(|| e.ghl_id.clone())
+                .unwrap_or_default();
+            Write {
+                at: e.at,
+                side: e.side.as_str(),
+                kind: e.kind.as_str(),
+                op: e.op,
+                ghl_id: e.ghl_id.unwrap_or_default(),
+                sellsy_id: e.sellsy_id.unwrap_or_default(),
+                record_q: enc(&record),
+                changes: changes.join("; "),
+                outcome: e.outcome,
+                error: e.error.unwrap_or_default(),
+            }
+        })
+        .collect();
+    out.reverse();
+    Ok((out, complete))
+}
+
 pub(crate) async fn cycle(
     session: CurrentSession,
     State(state): State<AppState>,
+    Extension(lead): Extension<Arc<Lead>>,
     Path(id): Path<i64>,
 ) -> Response {
     let row = state
@@ -107,6 +205,23 @@ pub(crate) async fn cycle(
             )
         }
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let (writes, writes_complete) = {
+        let (lead, pair, started, finished) = (
+            lead.clone(),
+            pair.clone(),
+            started.clone(),
+            finished.clone(),
+        );
+        match tokio::task::spawn_blocking(move || {
+            writes_of(&lead, &pair, &started, &finished, targeted)
+        })
+        .await
+        {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
+            Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        }
     };
     let report: serde_json::Value = serde_json::from_str(&report).unwrap_or_default();
     let side = |s: &str| {
@@ -143,6 +258,8 @@ pub(crate) async fn cycle(
             sellsy => side("sellsy"),
             errors => errors,
             conflicts_queued => report["conflicts_queued"].as_u64().unwrap_or(0),
+            writes => writes,
+            writes_complete => writes_complete,
             report => serde_json::to_string_pretty(&report).unwrap_or_default(),
         },
     )
