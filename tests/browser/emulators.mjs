@@ -114,6 +114,7 @@ export async function sellsyCustomField(code) {
   return (out?.data ?? []).find((d) => d.code === code) ?? null;
 }
 
+
 /** GHL contact `id` as GHL returns it (website, customFields [{ id, value }] ...). */
 export async function ghlContact(id) {
   const out = await ghl('GET', `/contacts/${encodeURIComponent(id)}`);
@@ -140,4 +141,9 @@ export async function sellsyGetContact(id) {
 /** Changes Sellsy contact `id` (e.g. { website }), as a person in Sellsy. */
 export async function sellsyUpdateContact(id, fields) {
   await sellsy('PUT', `/contacts/${encodeURIComponent(id)}`, fields);
+}
+
+/** Sets custom values ([{ id: definition id, value }]) on Sellsy contact `id`. */
+export async function sellsySetCustom(id, values) {
+  await sellsy('PUT', `/contacts/${encodeURIComponent(id)}/custom-fields`, values);
 }

@@ -19,7 +19,7 @@ const STEPS = [
   ['crawl every page linked from /home', (ctx) => crawl(ctx, { label: 'crawl' })],
   ['connect GHL and Sellsy through the consent pages', connectBoth],
   ['create a pair', createPair],
-  ['custom fields in both accounts; a GHL contact with values', customFields],
+  ['custom fields in both accounts; a contact with values in each', customFields],
   ['mapping editor: pair a custom field by drag and drop', mapByDragAndDrop],
   ['mapping editor: pair by keyboard; a type mismatch flagged, then undone', mapByKeyboard],
   ['mapping editor: preview a real contact; dry run', previewAndDryRun],

@@ -2,7 +2,7 @@
 // one paired by drag and drop, one by keyboard (a type mismatch flagged, then undone);
 // a direction and a conflict policy; preview on a real contact; dry run; save.
 import { api, axe, check, log, shots, until, visit } from '../lib.mjs';
-import { ghlContactWith, ghlCustomField, ghlSetCustom, sellsyCustomField } from '../emulators.mjs';
+import { ghlContactWith, ghlCustomField, ghlSetCustom, sellsyContact, sellsyCustomField, sellsySetCustom } from '../emulators.mjs';
 
 // The Sellsy custom fields: `browser-tier` is made by crates/service/tests/browser_ui.rs
 // before the script (Sellsy's API cannot create one), `score` and `customer-segment`
@@ -46,22 +46,28 @@ async function storedRows(page, pair) {
   return r.body.current.rows;
 }
 
-/** Custom fields in GHL (text, number) and Sellsy, and a GHL contact with values. */
+/** Custom fields in GHL (text, number) and Sellsy; a contact with values in each. */
 export async function customFields(ctx) {
   const { state } = ctx;
   const tier = await ghlCustomField('Browser tier', 'TEXT');
   const score = await ghlCustomField('Browser score', 'NUMERICAL');
   check(tier.key === 'contact.browser_tier' && score.key === 'contact.browser_score', `GHL custom field keys: ${tier.key}, ${score.key}`);
+  const defs = {};
   for (const code of [SELLSY_TIER, SELLSY_SCORE, SELLSY_TEXT]) {
-    check(await sellsyCustomField(code), `the Sellsy account has the custom field ${code}`);
+    defs[code] = await sellsyCustomField(code);
+    check(defs[code], `the Sellsy account has the custom field ${code}`);
   }
+  // A Sellsy contact with a score, for the preview of the other direction.
+  const sam = await sellsyContact('Sam', 'Score', `score.${Date.now()}@example.com`);
+  await sellsySetCustom(sam.id, [{ id: defs[SELLSY_SCORE].id, value: '7' }]);
+  state.scoreContact = String(sam.id);
   const email = `tier.${Date.now()}@example.com`;
   const contact = await ghlContactWith('Tia', 'Tier', email, { browser_tier: 'Gold', browser_score: 42 });
   state.tierContact = contact;
   state.tierEmail = email;
   state.ghlTierKey = tier.key;
   state.ghlScoreKey = score.key;
-  log(`GHL custom fields ${tier.key}, ${score.key}; contact ${contact} (${email}) with Gold / 42`);
+  log(`GHL custom fields ${tier.key}, ${score.key}; contact ${contact} (${email}) with Gold / 42; Sellsy contact ${sam.id} with score 7`);
 }
 
 /** The editor, opened from /ui/pairs; a custom field paired by drag and drop. */
@@ -181,6 +187,9 @@ export async function previewAndDryRun(ctx) {
   check((await tier.innerText()).includes('Gold'), `the preview shows "Gold": ${await tier.innerText()}`);
   check((await score.count()) === 1 && (await score.innerText()).includes('42'), `the preview shows the score 42`);
   check((await table.innerText()).includes('Sellsy'), 'the preview says the values go to Sellsy');
+  // And the Sellsy contact's score, which would be written to GHL (score is both ways).
+  const sam = page.getByTestId(`preview-value-sellsy-${state.scoreContact}-custom.${state.ghlScoreKey}`);
+  check((await sam.count()) === 1 && (await sam.innerText()).includes('7'), `the preview shows Sellsy contact ${state.scoreContact}'s score 7 for GHL`);
   tracker.assertClean('preview');
   await axe(page);
   await shots(page, 'mapping-preview');
@@ -200,7 +209,7 @@ export async function previewAndDryRun(ctx) {
   tracker.assertClean('dry run');
   await axe(page);
   await shots(page, 'mapping-dry-run');
-  log(`preview shows Gold / 42; dry run counts ${JSON.stringify(cells)}`);
+  log(`preview shows Gold / 42 to Sellsy and 7 to GHL; dry run counts ${JSON.stringify(cells)}`);
 }
 
 /** Save; the stored configuration holds both pairs; reloaded, both are still there. */
