@@ -147,3 +147,9 @@ export async function sellsyUpdateContact(id, fields) {
 export async function sellsySetCustom(id, values) {
   await sellsy('PUT', `/contacts/${encodeURIComponent(id)}/custom-fields`, values);
 }
+
+/** The Sellsy contacts with e-mail `email` (Sellsy's exact-match search filter). */
+export async function sellsyFindContacts(email) {
+  const out = await sellsy('POST', '/contacts/search?limit=10', { filters: { email } });
+  return (out?.data ?? []).filter((c) => (c.email ?? '').toLowerCase() === email.toLowerCase());
+}
