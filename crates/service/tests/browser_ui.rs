@@ -376,5 +376,33 @@ async fn browser_ui_scenarios_in_headless_chromium() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // activity.mjs: the conflict resolved through /ui/conflicts kept Sellsy's website on
+    // the GHL contact; the replayed run's note is on the lost deal's contact, once.
+    let kept = made["keptWebsite"]
+        .as_str()
+        .expect("activity.mjs's keptWebsite");
+    let gc = w.ghl.state().contact(made["ghlContact"].as_str().unwrap());
+    assert_eq!(
+        gc.as_ref().map(|c| &c["website"]),
+        Some(&json!(kept)),
+        "{gc:?}"
+    );
+    let lost = made["lostOpportunity"]
+        .as_str()
+        .expect("activity.mjs's lostOpportunity");
+    let notes = w
+        .ghl
+        .state()
+        .notes_of(made["lostContact"].as_str().unwrap());
+    let marked: Vec<&Value> = notes
+        .iter()
+        .filter(|n| {
+            n["body"]
+                .as_str()
+                .is_some_and(|b| b.contains(&format!("[ghl-lost:{lost}]")))
+        })
+        .collect();
+    assert_eq!(marked.len(), 1, "one note for the lost deal: {notes:?}");
     w.stop().await;
 }
