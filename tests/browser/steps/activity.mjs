@@ -283,6 +283,13 @@ export async function replayFailedRun(ctx) {
   check(notes.length === 1, `exactly one note for the lost deal: ${JSON.stringify(notes)}`);
   const orig = await api(page, 'GET', `/api/runs/${failed.id}`);
   check(orig.body.run.status === 'failed', `the original run stays failed: ${orig.body.run.status}`);
+  // The dead letters, through the nav: the failed run says it was replayed, and how.
+  await visit(page, '/home', tracker);
+  await Promise.all([page.waitForURL((u) => u.pathname === '/ui/dead-letters'), page.getByRole('link', { name: 'Dead letters', exact: true }).first().click()]);
+  const replayed = (await page.getByTestId(`dead-run-replay-${failed.id}`).innerText()).trim();
+  check(replayed === `as #${newId}: ok`, `/ui/dead-letters says run ${failed.id} was replayed as #${newId}, ok: ${replayed}`);
+  await axe(page);
+  await shots(page, 'dead-letters-replayed');
   state.failedRun = failed.id;
   state.replayRun = newId;
   state.lostOpportunity = opp.id;

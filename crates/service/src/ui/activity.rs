@@ -219,7 +219,24 @@ pub(super) fn ensure_run_indexes(c: &rusqlite::Connection) -> rusqlite::Result<b
              CREATE INDEX IF NOT EXISTS ui_flow_runs_status_id ON flow_runs (status, id);",
         )?;
     }
+    // The replays of a run, for the dead letters (a table without the column is older).
+    if has_replay_of(c)? {
+        c.execute_batch(
+            "CREATE INDEX IF NOT EXISTS ui_flow_runs_replay_of ON flow_runs (replay_of, id);",
+        )?;
+    }
     Ok(true)
+}
+
+/// Whether `flow_runs` records which run a run replays.
+pub(super) fn has_replay_of(c: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    Ok(c.query_row(
+        "SELECT 1 FROM pragma_table_info('flow_runs') WHERE name = 'replay_of'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()?
+    .is_some())
 }
 
 fn load(

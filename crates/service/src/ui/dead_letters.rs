@@ -40,6 +40,9 @@ struct FailedRun {
     error: Option<String>,
     started: String,
     finished: Option<String>,
+    /// The newest replay of the run and its status.
+    replay: Option<i64>,
+    replay_status: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -68,10 +71,16 @@ fn failed_runs(c: &rusqlite::Connection, before: Option<i64>) -> rusqlite::Resul
     if !exists {
         return Ok(Vec::new());
     }
-    let mut stmt = c.prepare(
-        "SELECT id, flow, version, failed_step, error, started, finished FROM flow_runs
-         WHERE status = 'failed' AND id < ?1 ORDER BY id DESC LIMIT ?2",
-    )?;
+    let replays = if super::activity::has_replay_of(c)? {
+        "(SELECT r.id FROM flow_runs r WHERE r.replay_of = f.id ORDER BY r.id DESC LIMIT 1),
+         (SELECT r.status FROM flow_runs r WHERE r.replay_of = f.id ORDER BY r.id DESC LIMIT 1)"
+    } else {
+        "NULL, NULL"
+    };
+    let mut stmt = c.prepare(&format!(
+        "SELECT f.id, f.flow, f.version, f.failed_step, f.error, f.started, f.finished, {replays}
+         FROM flow_runs f WHERE f.status = 'failed' AND f.id < ?1 ORDER BY f.id DESC LIMIT ?2"
+    ))?;
     let rows = stmt.query_map(
         rusqlite::params![before.unwrap_or(i64::MAX), (PAGE + 1) as i64],
         |r| {
@@ -83,6 +92,8 @@ fn failed_runs(c: &rusqlite::Connection, before: Option<i64>) -> rusqlite::Resul
                 error: r.get(4)?,
                 started: r.get(5)?,
                 finished: r.get(6)?,
+                replay: r.get(7)?,
+                replay_status: r.get(8)?,
             })
         },
     )?;
