@@ -79,6 +79,9 @@ pub struct CustomFieldRule {
     pub direction: Option<Direction>,
     #[serde(default)]
     pub conflict: Option<ConflictPolicy>,
+    /// Only for a pair of text fields.
+    #[serde(default)]
+    pub transform: Option<Transform>,
 }
 
 #[derive(Clone, Default, Deserialize)]

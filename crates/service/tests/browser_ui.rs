@@ -348,7 +348,8 @@ async fn browser_ui_scenarios_in_headless_chromium() {
     // The custom field mapped in the editor (GHL "Browser tier" → Sellsy
     // "browser-tier"): the value set in GHL after the save reached the Sellsy contact.
     let tier_email = made["tierEmail"].as_str().expect("mapping.mjs's tierEmail");
-    let tier_value = made["tierValue"].clone();
+    // Through the row's uppercase transform.
+    let tier_value = made["tierSellsy"].clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let found = {

@@ -104,7 +104,8 @@
     tr.querySelector(".row-conflict").setAttribute("aria-label", "Conflict policy for " + g.key);
     var t = tr.querySelector(".row-transform");
     t.setAttribute("aria-label", "Transform for " + g.key);
-    t.disabled = g.custom || TEXT_KINDS.indexOf(g.kind) < 0;
+    // A standard text field, or a pair of custom text fields.
+    t.disabled = TEXT_KINDS.indexOf(g.kind) < 0 || (g.custom && TEXT_KINDS.indexOf(s.kind) < 0);
     tr.querySelector(".row-remove").setAttribute("aria-label", "Remove the pairing of " + g.key);
     rows.appendChild(tr);
     checkRow(tr);
@@ -168,6 +169,7 @@
       var opts = [];
       if (dir !== "both") { opts.push("direction = " + q(dir)); }
       if (conflict !== "newest_wins") { opts.push("conflict = " + q(conflict)); }
+      if (transform) { opts.push("transform = " + q(transform)); }
       if (tr.getAttribute("data-custom") === "true") {
         lines.push("[custom_fields." + q(tr.getAttribute("data-ghl")) + "]");
         lines.push("sellsy = " + q(tr.getAttribute("data-sellsy")));
@@ -176,7 +178,6 @@
       } else {
         var c = tr.getAttribute("data-canonical");
         present[c] = true;
-        if (transform) { opts.push("transform = " + q(transform)); }
         if (opts.length) {
           lines.push("[fields." + c + "]");
           lines = lines.concat(opts);

@@ -215,13 +215,15 @@ export async function previewAndDryRun(ctx) {
 /** Save; the stored configuration holds both pairs; reloaded, both are still there. */
 export async function saveMapping(ctx) {
   const { page, tracker, state } = ctx;
+  // A transform on the pair of custom text fields: GHL's value reaches Sellsy in capitals.
+  await page.getByLabel(`Transform for ${state.ghlTierKey}`, { exact: true }).selectOption('uppercase');
   await page.locator('#save-mapping').click();
   await until('"Saved."', async () => /^Saved\./.test(await page.locator('#mapping-status').innerText()), 15000, 100);
   const rows = await storedRows(page, state.pair);
   const tier = rows.find((r) => r.ghl === state.ghlTierKey);
   const score = rows.find((r) => r.ghl === state.ghlScoreKey);
   check(tier && tier.custom && tier.sellsy === SELLSY_TIER, `saved: ${state.ghlTierKey} → ${SELLSY_TIER}: ${JSON.stringify(rows)}`);
-  check(tier.direction === 'to_sellsy' && tier.conflict === 'ghl_wins', `saved with its direction and policy: ${JSON.stringify(tier)}`);
+  check(tier.direction === 'to_sellsy' && tier.conflict === 'ghl_wins' && tier.transform === 'uppercase', `saved with its direction, policy and transform: ${JSON.stringify(tier)}`);
   check(score && score.custom && score.sellsy === SELLSY_SCORE && score.direction === 'both', `saved: ${state.ghlScoreKey} ↔ ${SELLSY_SCORE}: ${JSON.stringify(score)}`);
   const cfg = await api(page, 'GET', `/api/pairs/${encodeURIComponent(state.pair)}/config`);
   check(cfg.status === 200 && cfg.body.config.includes(`[custom_fields."${state.ghlTierKey}"]`), `GET /api/pairs/${state.pair}/config holds the mapping: ${JSON.stringify(cfg.body).slice(0, 600)}`);
@@ -232,6 +234,7 @@ export async function saveMapping(ctx) {
   check((await row.count()) === 1 && (await row.getAttribute('data-sellsy')) === SELLSY_TIER, 'reloaded: the dragged pair is shown');
   check((await page.getByLabel(`Direction for ${state.ghlTierKey}`, { exact: true }).inputValue()) === 'to_sellsy', 'reloaded: its direction');
   check((await page.getByLabel(`Conflict policy for ${state.ghlTierKey}`, { exact: true }).inputValue()) === 'ghl_wins', 'reloaded: its policy');
+  check((await page.getByLabel(`Transform for ${state.ghlTierKey}`, { exact: true }).inputValue()) === 'uppercase', 'reloaded: its transform');
   const srow = page.getByTestId(`mapping-row-${state.ghlScoreKey}`);
   check((await srow.count()) === 1 && (await srow.getAttribute('data-sellsy')) === SELLSY_SCORE, 'reloaded: the keyboard pair is shown');
   await axe(page);
@@ -239,6 +242,7 @@ export async function saveMapping(ctx) {
   // A change in GHL after the save: the next cycles carry it to Sellsy (browser_ui.rs
   // reads the Sellsy contact's custom value at the end).
   state.tierValue = 'Platinum';
+  state.tierSellsy = 'PLATINUM'; // through the uppercase transform
   await ghlSetCustom(state.tierContact, { browser_tier: state.tierValue });
   log(`saved ${rows.length} rows; ${state.tierContact} set to ${state.tierValue} in GHL for the next cycle`);
 }

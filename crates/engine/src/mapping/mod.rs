@@ -209,12 +209,18 @@ impl Mapping {
                     ghl.data_type, sellsy.kind, sellsy.code
                 ))
             })?;
+            if rule.transform.is_some() && kind != FieldKind::Text {
+                return Err(EngineError::Mapping(format!(
+                    "[custom_fields.\"{key}\"] transform: GHL {} / Sellsy {} is not a pair of text fields; remove the transform",
+                    ghl.data_type, sellsy.kind
+                )));
+            }
             fields.push(FieldSpec {
                 name: format!("custom.{}", ghl.key),
                 kind,
                 direction: rule.direction.unwrap_or_default(),
                 conflict: rule.conflict.unwrap_or_default(),
-                transform: None,
+                transform: rule.transform,
                 custom: Some(CustomPair {
                     ghl_id: ghl.id.clone(),
                     ghl_key: ghl.key.clone(),
@@ -289,13 +295,15 @@ mod tests {
         vec![
             GhlFieldDef::from_json(&json!({"id": "f1", "fieldKey": "contact.lead_score", "dataType": "NUMERICAL"})).unwrap(),
             GhlFieldDef::from_json(&json!({"id": "f2", "fieldKey": "contact.colour", "dataType": "SINGLE_OPTIONS", "picklistOptions": ["red"]})).unwrap(),
+            GhlFieldDef::from_json(&json!({"id": "f3", "fieldKey": "contact.tier", "dataType": "TEXT"})).unwrap(),
         ]
     }
 
     fn sellsy_defs() -> Vec<CustomFieldDefinition> {
         serde_json::from_value(json!([
             {"id": 9, "name": "Score", "code": "score", "type": "numeric", "related_object": ["contact"]},
-            {"id": 10, "name": "Anniversary", "code": "anniversary", "type": "date", "related_object": ["contact"]}
+            {"id": 10, "name": "Anniversary", "code": "anniversary", "type": "date", "related_object": ["contact"]},
+            {"id": 11, "name": "Tier", "code": "tier", "type": "simple-text", "related_object": ["contact"]}
         ]))
         .unwrap()
     }
@@ -335,6 +343,20 @@ mod tests {
             city.flows_to(crate::store::Side::Ghl) && !city.flows_to(crate::store::Side::Sellsy)
         );
         assert!(build("[fields.tags]\ntransform = \"lowercase\"\n").is_err());
+        // A pair of custom text fields takes a transform; other custom pairs do not.
+        let m =
+            build("[custom_fields.\"contact.tier\"]\nsellsy = \"tier\"\ntransform = \"trim\"\n")
+                .unwrap();
+        let mut f = crate::canonical::Fields::new();
+        f.insert("custom.contact.tier".into(), json!("  Gold "));
+        m.transform(&mut f);
+        assert_eq!(f["custom.contact.tier"], json!("Gold"));
+        let e = build(
+            "[custom_fields.\"contact.lead_score\"]\nsellsy = \"score\"\ntransform = \"trim\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not a pair of text fields"), "{e}");
     }
 
     #[test]

@@ -296,7 +296,7 @@ pub fn current_mapping(text: &str) -> Result<CurrentMapping, String> {
             custom: true,
             direction: snake(rule.direction.unwrap_or(Direction::Both)),
             conflict: snake(rule.conflict.unwrap_or(ConflictPolicy::NewestWins)),
-            transform: None,
+            transform: rule.transform.map(|t: Transform| snake(t)),
         });
     }
     let mut table: toml::Table = text.parse().map_err(|e| format!("{e}"))?;

@@ -112,7 +112,9 @@ async fn page(
                     .unwrap_or_default()
             };
             Row {
-                text_field: !r.custom && text_kinds.contains(&gk.as_str()),
+                // A standard text field, or a pair of custom text fields.
+                text_field: text_kinds.contains(&gk.as_str())
+                    && (!r.custom || text_kinds.contains(&sk.as_str())),
                 ghl: r.ghl.clone(),
                 ghl_label: gl,
                 sellsy: r.sellsy.clone(),
