@@ -9,7 +9,7 @@ import { ARTIFACTS, log, launch, trackedPage } from './lib.mjs';
 import { crawl, signedOut, signIn } from './steps/basics.mjs';
 import { connectBoth, createPair } from './steps/connect.mjs';
 import { customFields, mapByDragAndDrop, mapByKeyboard, previewAndDryRun, saveMapping } from './steps/mapping.mjs';
-import { deploy, testWithSample, useTemplate, winOpportunity } from './steps/flow.mjs';
+import { deploy, pickWebhookEvent, testWithSample, useTemplate, winOpportunity } from './steps/flow.mjs';
 import { sellsyContactSynced } from './steps/sync.mjs';
 import { activityOfSyncedContact, replayFailedRun, resolveConflict } from './steps/activity.mjs';
 
@@ -26,6 +26,7 @@ const STEPS = [
   ['mapping editor: save; reloaded, still paired', saveMapping],
   ['create a flow from the template gallery', useTemplate],
   ['test the flow with a sample item', testWithSample],
+  ['flow editor: add a webhook event through the picker', pickWebhookEvent],
   ['deploy the flow', deploy],
   ['win an opportunity in GHL: the run and the Sellsy task', winOpportunity],
   ['a Sellsy contact synced: in GHL and in its history', sellsyContactSynced],

@@ -166,6 +166,14 @@
         if (Object.prototype.hasOwnProperty.call(obj, key)) { return 'There is already a field named ' + key + '.'; }
         obj[key] = '';
         return '';
+      case 'add-event':
+        var ev = (arg || '').trim();
+        if (!ev) { return 'Pick the event to add first.'; }
+        var evs = get(model, path);
+        if (!Array.isArray(evs)) { evs = []; set(model, path, evs); }
+        if (evs.indexOf(ev) >= 0) { return ev + ' is already one of the events.'; }
+        evs.push(ev);
+        return '';
       case 'add-cond':
       case 'add-group':
       case 'add-case':

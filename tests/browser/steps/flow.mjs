@@ -117,3 +117,26 @@ export async function winOpportunity(ctx) {
   state.okRun = id;
   log(`won ${opp.id}: run #${id} ok, Sellsy task ${tasks[0].id}`);
 }
+
+/** The flow editor's event picker: an event added to a webhook trigger lands in the YAML. */
+export async function pickWebhookEvent(ctx) {
+  const { page, tracker } = ctx;
+  await visit(page, `/ui/flows/new?template=${FLOW}`, tracker);
+  const yaml = page.locator('#flow-yaml');
+  check(!(await yaml.inputValue()).includes('ContactCreate'), 'the template does not listen to ContactCreate');
+  const pick = page.getByLabel('Event to add', { exact: true });
+  check((await pick.count()) === 1, 'the webhook trigger has an "Event to add" list');
+  const offered = await pick.locator('option').allTextContents();
+  check(!offered.includes('OpportunityStatusUpdate'), `the list leaves out the event already chosen: ${offered.join(', ')}`);
+  await pick.selectOption('ContactCreate');
+  await page.getByRole('button', { name: 'Add event to the trigger', exact: true }).click();
+  await until('ContactCreate in the YAML', async () => (await yaml.inputValue()).includes('ContactCreate'), 10000, 100);
+  const events = page.locator('[data-path="/trigger/webhook/events"]');
+  await until('the events field shows both', async () => {
+    const v = await events.inputValue();
+    return v.includes('OpportunityStatusUpdate') && v.includes('ContactCreate');
+  }, 10000, 100);
+  await axe(page);
+  await shots(page, 'flow-editor-event-added');
+  log('ContactCreate added to the webhook trigger through the picker');
+}

@@ -4,7 +4,7 @@
 use hlbridge_flows::model::{Call, Flow, Trigger};
 
 use super::steps::steps;
-use super::{call, opts, select, text, text_of, Field, Node, Opt};
+use super::{call, opts, select, text, text_of, Act, Field, Node, Opt};
 use crate::ui::editor::vars::Scope;
 
 fn trigger(t: &Trigger, scope: &Scope) -> Node {
@@ -100,6 +100,7 @@ fn trigger(t: &Trigger, scope: &Scope) -> Node {
                     &w.events.join(", "),
                 )
             });
+            n.actions.push(event_picker(&w.app, &w.events));
         }
         Trigger::Schedule(s) => {
             n.fields.push(Field {
@@ -119,6 +120,48 @@ fn trigger(t: &Trigger, scope: &Scope) -> Node {
         }
     }
     n
+}
+
+/// "Add event": a list of the app's events not chosen yet (GHL's event types, Sellsy's
+/// `ENTITY.ACTION`s) and a button that appends the one picked to the trigger's events.
+fn event_picker(app: &str, chosen: &[String]) -> Act {
+    let all: Vec<String> = if app == "sellsy" {
+        hlbridge_flows::validate::SELLSY_ENTITIES
+            .iter()
+            .flat_map(|e| {
+                hlbridge_flows::validate::SELLSY_ACTIONS
+                    .iter()
+                    .map(move |a| format!("{e}.{a}"))
+            })
+            .collect()
+    } else {
+        hlbridge_flows::validate::GHL_EVENTS
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
+    };
+    let options: Vec<Opt> = all
+        .into_iter()
+        .filter(|e| !chosen.contains(e))
+        .map(|e| Opt {
+            value: e.clone(),
+            label: e,
+        })
+        .collect();
+    Act {
+        action: "add-event",
+        path: "/trigger/webhook/events".into(),
+        text: "Add event".into(),
+        label: "Add event to the trigger".into(),
+        input: Some(Field {
+            id: "trigger-event-pick".into(),
+            label: "Event to add".into(),
+            control: "select",
+            value: options.first().map(|o| o.value.clone()).unwrap_or_default(),
+            options,
+            ..Field::default()
+        }),
+    }
 }
 
 /// The whole form of `flow`.
