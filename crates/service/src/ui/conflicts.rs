@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{enc, error_page, render};
+use super::{enc, error_page, render, show};
 use crate::access::CurrentSession;
 use crate::api::history::{list_conflicts, resolve_conflict, ConflictsQuery, Resolve};
 use crate::api::Lead;
@@ -53,14 +53,6 @@ struct Row {
     ghl_value: String,
     sellsy_value: String,
     created: String,
-}
-
-fn show(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "(empty)".into(),
-        other => other.to_string(),
-    }
 }
 
 pub(super) async fn page(

@@ -118,6 +118,15 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A field value as a page shows it: a string as it is, null as "(empty)", else JSON.
+pub(crate) fn show(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "(empty)".into(),
+        other => other.to_string(),
+    }
+}
+
 /// A path segment / query value, percent-encoded.
 pub(crate) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()

@@ -17,7 +17,7 @@ use crate::access::CurrentSession;
 use crate::api::history::pair_store;
 use crate::api::Lead;
 use crate::runner::CycleLog;
-use crate::ui::{enc, error_page, render};
+use crate::ui::{enc, error_page, render, show};
 use crate::{AppState, Db};
 
 /// Cycles kept (the oldest are removed beyond this many).
@@ -96,14 +96,6 @@ struct Write {
     error: String,
 }
 
-fn shown(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "(empty)".into(),
-        other => other.to_string(),
-    }
-}
-
 fn time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
@@ -143,7 +135,7 @@ fn writes_of(
             let changes: Vec<String> = e
                 .changes
                 .iter()
-                .map(|c| format!("{}: {} → {}", c.field, shown(&c.old), shown(&c.new)))
+                .map(|c| format!("{}: {} → {}", c.field, show(&c.old), show(&c.new)))
                 .collect();
             let record = e
                 .sellsy_id
